@@ -1,0 +1,165 @@
+//! Subcommands: flag definitions (clap) and thin adapters over the library.
+
+pub mod inspect;
+pub mod pipeline;
+pub mod synth;
+pub mod ui;
+
+use clap::{Args, Parser, Subcommand};
+use fmprep::reader::{BadLineLimit, ReadOptions};
+use fmprep::split::SplitFractions;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (the last stdout line is the JSON manifest)
+  1    internal error
+  2    usage: invalid flags or option values
+  3    bad input data: too many malformed lines, corrupt/truncated gzip, missing column,
+       unsupported compression, nothing left after filtering
+  4    local I/O error: input missing or unreadable, output not writable, disk full
+  5    S3 / remote store error
+  6    the output already holds a finished run (manifest.json); pass --overwrite
+  130  interrupted (SIGINT); 143 terminated (SIGTERM)";
+
+/// Turn rating logs into SageMaker Factorization Machines training data.
+#[derive(Debug, Parser)]
+#[command(name = "fmprep", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags of every subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Only print errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+impl Global {
+    pub fn verbosity(&self) -> u8 {
+        match (self.quiet, self.verbose) {
+            (true, _) => 0,
+            (_, true) => 3,
+            _ => 2,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole pipeline: reviews TSV(.gz) → RecordIO-protobuf train/validate/test + maps.
+    #[command(after_help = "Example:\n  fmprep run data-samples/reviews_sample.tsv.gz --output out/")]
+    Run(pipeline::RunArgs),
+    /// Stages 1-4: filter, de-duplicate, index, split → train/validate/test CSVs + maps.
+    #[command(after_help = "Example:\n  fmprep preprocess reviews.tsv.gz --output pre/")]
+    Preprocess(pipeline::RunArgs),
+    /// Stages 5-6: CSVs from `preprocess` (or the Python pipeline) → RecordIO-protobuf.
+    #[command(after_help = "Example:\n  fmprep prepare pre/ --output prepared/")]
+    Prepare(pipeline::PrepareArgs),
+    /// Decode RecordIO-protobuf files: summary, and records as JSON lines with --head.
+    Inspect(inspect::InspectArgs),
+    /// Write a synthetic reviews TSV(.gz) with realistic long-tailed popularity.
+    Synth(synth::SynthArgs),
+    /// Decompress an input to stdout (measures the decompression floor in benchmarks).
+    Decompress(synth::DecompressArgs),
+}
+
+/// Flags that shape how the input is read and split.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Seed of the train/validate/test shuffle.
+    #[arg(long, env = "FMPREP_SEED", default_value_t = fmprep::split::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Keep customers with at least this many valid ratings (counted on the raw rows).
+    #[arg(long, env = "FMPREP_MIN_CUSTOMER_RATINGS", default_value_t = 5)]
+    pub min_customer_ratings: u32,
+    /// Keep products with at least this many valid ratings (counted on the raw rows).
+    #[arg(long, env = "FMPREP_MIN_PRODUCT_RATINGS", default_value_t = 10)]
+    pub min_product_ratings: u32,
+    /// Train,validate,test fractions (two values: test gets the rest).
+    #[arg(long, env = "FMPREP_SPLIT", default_value = "0.6,0.2,0.2")]
+    pub split: SplitFractions,
+    /// Input field delimiter: one character, or `tab`, `\t`, `comma`.
+    #[arg(long, env = "FMPREP_DELIMITER", default_value = "tab", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+    /// Malformed lines allowed before failing: a count (100) or a fraction of lines (0.01, 1%).
+    #[arg(long, env = "FMPREP_MAX_BAD_LINES", default_value = "1%")]
+    pub max_bad_lines: BadLineLimit,
+    /// Lines longer than this (bytes) are skipped as malformed without being buffered.
+    #[arg(long, env = "FMPREP_MAX_LINE_BYTES", default_value_t = 16 << 20)]
+    pub max_line_bytes: usize,
+}
+
+impl CommonArgs {
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            delimiter: self.delimiter,
+            max_bad_lines: self.max_bad_lines,
+            max_line_bytes: self.max_line_bytes.max(1024),
+            ..ReadOptions::default()
+        }
+    }
+}
+
+/// Flags of commands that write an output location.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output directory (created if missing).
+    #[arg(short, long, env = "FMPREP_OUTPUT")]
+    pub output: String,
+    /// Replace a finished run (a manifest.json) at the output location.
+    #[arg(long, env = "FMPREP_OVERWRITE")]
+    pub overwrite: bool,
+    /// Records per test file (test/test_<i>.protobuf).
+    #[arg(long, env = "FMPREP_TEST_CHUNK", default_value_t = 10_000)]
+    pub test_chunk: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "FMPREP_THREADS", default_value_t = 0)]
+    pub threads: usize,
+}
+
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" | "TAB" => Ok(b'\t'),
+        "comma" => Ok(b','),
+        s if s.len() == 1 && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "invalid delimiter {s:?}: give one ASCII character, `tab` or `comma`"
+        )),
+    }
+}
+
+/// Run the chosen subcommand; returns the line to print last on stdout.
+pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
+    match cli.command {
+        Command::Run(a) => pipeline::run(a, pipeline::Mode::Run),
+        Command::Preprocess(a) => pipeline::run(a, pipeline::Mode::Preprocess),
+        Command::Prepare(a) => pipeline::prepare(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Decompress(a) => synth::decompress(a),
+    }
+}
+
+/// The exit code and one-line message for an error: contexts added here, then the library's
+/// message (its sources are already part of it).
+pub fn describe_error(err: &anyhow::Error) -> (i32, String) {
+    let mut parts = Vec::new();
+    let mut code = 1;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<fmprep::Error>() {
+            code = e.kind().exit_code();
+            parts.push(e.message().to_string());
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    (code, parts.join(": "))
+}

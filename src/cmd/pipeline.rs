@@ -1,0 +1,124 @@
+//! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
+
+use anyhow::Context;
+use clap::Args;
+use fmprep::filter::FilterOptions;
+use fmprep::manifest::Manifest;
+use fmprep::pipeline::{self, Options, PrepareOptions};
+
+use super::{parse_delimiter, ui, CommonArgs, OutputArgs};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Reviews TSV, plain or gzip (detected from its bytes); `-` reads stdin.
+    pub input: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Directory written by `fmprep preprocess` (train/train.csv, validate/validate.csv, test/test.csv).
+    pub input: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Delimiter of the CSVs.
+    #[arg(long, env = "FMPREP_CSV_DELIMITER", default_value = "comma", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+    /// Number of customers, when the input has neither manifest.json nor maps/ (default: largest index + 1).
+    #[arg(long)]
+    pub n_customers: Option<u64>,
+    /// Number of products, likewise.
+    #[arg(long)]
+    pub n_products: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    Run,
+    Preprocess,
+}
+
+fn options(out: &OutputArgs, common: Option<&CommonArgs>) -> Options {
+    let mut o = Options {
+        test_chunk: out.test_chunk,
+        threads: out.threads,
+        overwrite: out.overwrite,
+        ..Options::default()
+    };
+    if let Some(c) = common {
+        o.read = c.read_options();
+        o.filter = FilterOptions {
+            min_customer_ratings: c.min_customer_ratings,
+            min_product_ratings: c.min_product_ratings,
+        };
+        o.split = c.split;
+        o.seed = c.seed;
+    }
+    o
+}
+
+fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
+    let c = &m.counts;
+    if let (Some(lines), Some(valid)) = (c.input_lines, c.valid) {
+        ui::info(&format!(
+            "read {lines} lines: {valid} valid, {} malformed skipped",
+            c.bad_lines_total.unwrap_or(0)
+        ));
+    }
+    if let Some(b) = &c.bad_lines {
+        if b.total() > 0 {
+            ui::warn(&format!("skipped lines by kind: {}", serde_json::to_string(b)?));
+        }
+    }
+    for ex in &m.bad_line_examples {
+        ui::warn(&format!("skipped {ex}"));
+    }
+    if let Some(kept) = c.after_long_tail {
+        ui::info(&format!(
+            "long-tail filter kept {kept} rows; {} after de-duplication",
+            c.after_dedupe
+        ));
+    }
+    ui::info(&format!(
+        "{} customers + {} products = feature_dim {}; train {} / validate {} / test {}",
+        m.n_customers, m.n_products, m.feature_dim, c.train, c.validate, c.test
+    ));
+    let files: usize = m.files.values().map(Vec::len).sum();
+    ui::info(&format!(
+        "wrote {files} files and manifest.json to {} in {:.2}s",
+        m.output, m.elapsed_seconds
+    ));
+    ui::debug(&format!(
+        "stage seconds: {}",
+        serde_json::to_string(&m.stage_seconds)?
+    ));
+    Ok(Some(serde_json::to_string(m)?))
+}
+
+pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
+    let opts = options(&a.output, Some(&a.common));
+    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    let store = fmprep::store::open_store(&a.output.output)?;
+    ui::info(&format!("reading {} ({:?})", input.name, input.compression));
+    let m = match mode {
+        Mode::Run => pipeline::run(input, store.as_ref(), &opts)?,
+        Mode::Preprocess => pipeline::preprocess(input, store.as_ref(), &opts)?,
+    };
+    report(&m)
+}
+
+pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
+    let opts = options(&a.output, None);
+    let source = fmprep::store::open_source(&a.input)?;
+    let store = fmprep::store::open_store(&a.output.output)?;
+    let popts = PrepareOptions {
+        delimiter: Some(a.delimiter),
+        n_customers: a.n_customers,
+        n_products: a.n_products,
+    };
+    let m = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts)?;
+    report(&m)
+}

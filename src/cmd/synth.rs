@@ -1,0 +1,104 @@
+//! `fmprep synth` and `fmprep decompress`.
+
+use std::io::{BufWriter, Write};
+
+use anyhow::Context;
+use clap::Args;
+use fmprep::synth::{write_synth, SynthOptions};
+
+use super::ui;
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Data lines to write (malformed lines included).
+    #[arg(long, default_value_t = 4_057_147)]
+    pub rows: u64,
+    /// Seed: the same rows and seed give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file; a name ending in .gz is gzip-compressed; `-` writes plain text to stdout.
+    #[arg(short, long)]
+    pub output: String,
+    /// gzip level 0-9 for .gz output.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub gzip_level: u32,
+    /// Share of malformed lines.
+    #[arg(long)]
+    pub bad_line_rate: Option<f64>,
+    /// Share of repeated (customer, product) pairs.
+    #[arg(long)]
+    pub duplicate_rate: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecompressArgs {
+    /// Input file (plain or gzip), `-` for stdin.
+    pub input: String,
+}
+
+pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
+    let mut opts = SynthOptions {
+        rows: a.rows,
+        seed: a.seed,
+        ..SynthOptions::default()
+    };
+    if let Some(r) = a.bad_line_rate {
+        opts.bad_line_rate = r;
+    }
+    if let Some(r) = a.duplicate_rate {
+        opts.duplicate_rate = r;
+    }
+    let stats = if a.output == "-" {
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+        let s = write_synth(&opts, &mut w).context("writing to stdout")?;
+        w.flush()?;
+        s
+    } else {
+        // Write beside the target and rename, so an interrupted run leaves no plausible file.
+        let path = std::path::Path::new(&a.output);
+        let tmp = path.with_file_name(format!(
+            ".{}.fmprep-tmp",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        ));
+        let file = std::fs::File::create(&tmp).map_err(|e| fmprep::Error::io("cannot create", &tmp, e))?;
+        let result = (|| -> anyhow::Result<_> {
+            let w = BufWriter::with_capacity(1 << 20, file);
+            if a.output.ends_with(".gz") {
+                let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(a.gzip_level));
+                let s = write_synth(&opts, &mut gz)?;
+                gz.finish()?.flush()?;
+                Ok(s)
+            } else {
+                let mut w = w;
+                let s = write_synth(&opts, &mut w)?;
+                w.flush()?;
+                Ok(s)
+            }
+        })();
+        match result {
+            Ok(s) => {
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| fmprep::Error::io("cannot rename into place", path, e))?;
+                s
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.context(format!("writing {}", a.output)));
+            }
+        }
+    };
+    ui::info(&format!(
+        "wrote {} lines ({} malformed, {} duplicates) to {}",
+        stats.rows, stats.bad_lines, stats.duplicates, a.output
+    ));
+    Ok(Some(serde_json::to_string(&stats)?))
+}
+
+pub fn decompress(a: DecompressArgs) -> anyhow::Result<Option<String>> {
+    let input = fmprep::input::open_input(&a.input)?;
+    let stdout = std::io::stdout();
+    let bytes = fmprep::reader::drain(input, stdout.lock())?;
+    ui::info(&format!("{bytes} bytes"));
+    Ok(None)
+}

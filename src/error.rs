@@ -1,0 +1,123 @@
+//! The library's error type.
+//!
+//! Every failure carries a [`ErrorKind`] (what class of problem, which decides the process exit
+//! code) and a message that says what was wrong, where, and what to do about it.
+
+use std::fmt;
+use std::path::Path;
+
+/// The class of a failure. New kinds may be added, so match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An option value is invalid (thresholds, split fractions, ...). Exit code 2.
+    Usage,
+    /// The input data is unusable: malformed beyond the limit, corrupt or truncated compression,
+    /// missing columns, nothing left after filtering. Exit code 3.
+    BadInput,
+    /// A local file could not be read or written. Exit code 4.
+    Io,
+    /// A remote store (S3) failed: credentials, missing bucket/key, network. Exit code 5.
+    Remote,
+    /// The output location already holds a finished run and overwriting was not asked for. Exit code 6.
+    OutputExists,
+    /// The run was interrupted by a signal. Exit code 130 (SIGINT) or 143 (SIGTERM).
+    Interrupted,
+    /// A bug or an unexpected condition. Exit code 1.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code documented for this kind of failure.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Usage => 2,
+            ErrorKind::BadInput => 3,
+            ErrorKind::Io => 4,
+            ErrorKind::Remote => 5,
+            ErrorKind::OutputExists => 6,
+            ErrorKind::Interrupted => crate::interrupt::exit_code(),
+            ErrorKind::Internal => 1,
+        }
+    }
+}
+
+/// A failure of an fmprep operation.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with a human-readable `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attach the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The class of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without the source chain.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A usage error (invalid option value).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Usage, message)
+    }
+
+    /// A bad-input error.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::BadInput, message)
+    }
+
+    /// An I/O error while doing `what` on `path`, with a hint chosen from the OS error.
+    pub fn io(what: &str, path: impl AsRef<Path>, err: std::io::Error) -> Self {
+        let path = path.as_ref().display();
+        let hint = match err.kind() {
+            std::io::ErrorKind::NotFound => "; check the path",
+            std::io::ErrorKind::PermissionDenied => "; check the file permissions",
+            std::io::ErrorKind::StorageFull => "; free some disk space",
+            _ if err.raw_os_error() == Some(27) => "; the file size limit was hit (ulimit -f)",
+            _ => "",
+        };
+        Error::new(ErrorKind::Io, format!("{what} {path}: {err}{hint}")).with_source(err)
+    }
+
+    /// The error raised when a signal asked the run to stop.
+    pub fn interrupted() -> Self {
+        Error::new(
+            ErrorKind::Interrupted,
+            format!(
+                "interrupted by {}; no manifest was written, re-run to produce the output",
+                crate::interrupt::signal_name()
+            ),
+        )
+    }
+
+    /// Prefix the message with where it happened, keeping kind and source.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}

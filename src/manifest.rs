@@ -1,0 +1,107 @@
+//! `manifest.json`: what a run produced and how, written last as the mark of a finished run and
+//! printed as the last line of stdout for orchestrators.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::reader::{BadLineCounts, ReadStats};
+
+/// The manifest of a finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Version of fmprep that wrote the files.
+    pub fmprep_version: String,
+    /// The command: `run`, `preprocess` or `prepare`.
+    pub command: String,
+    /// The input as given.
+    pub input: String,
+    /// The output location.
+    pub output: String,
+    /// Seed of the split.
+    pub seed: u64,
+    /// Width of the feature vectors: `n_customers + n_products`.
+    pub feature_dim: u64,
+    /// Number of indexed customers.
+    pub n_customers: u64,
+    /// Number of indexed products.
+    pub n_products: u64,
+    /// Row counts through the stages.
+    pub counts: Counts,
+    /// The first few skipped lines, with line numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bad_line_examples: Vec<crate::reader::BadLine>,
+    /// The files written, per group.
+    pub files: BTreeMap<String, Vec<FileEntry>>,
+    /// The options in effect.
+    pub options: serde_json::Value,
+    /// Wall time of the run.
+    pub elapsed_seconds: f64,
+    /// Wall time per stage.
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Ready to pass to the SageMaker FM training job (values are strings, as the API wants).
+    pub hyperparameters: BTreeMap<String, String>,
+}
+
+/// Row counts through the pipeline. Counts a stage did not run in (e.g. read counts in `prepare`)
+/// are absent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Data lines in the input (header excluded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_lines: Option<u64>,
+    /// Blank lines ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blank_lines: Option<u64>,
+    /// Skipped lines per kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_lines: Option<BadLineCounts>,
+    /// All skipped lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_lines_total: Option<u64>,
+    /// Valid rating rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<u64>,
+    /// Rows left by the long-tail filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_long_tail: Option<u64>,
+    /// Rows left after dropping duplicate (customer, product) pairs.
+    pub after_dedupe: u64,
+    /// Training rows.
+    pub train: u64,
+    /// Validation rows.
+    pub validate: u64,
+    /// Test rows.
+    pub test: u64,
+}
+
+impl Counts {
+    /// Fill the read-stage counts from `stats`.
+    pub fn with_read(mut self, stats: &ReadStats) -> Self {
+        self.input_lines = Some(stats.input_lines);
+        self.blank_lines = Some(stats.blank_lines);
+        self.bad_lines = Some(stats.bad_lines);
+        self.bad_lines_total = Some(stats.bad_lines.total());
+        self.valid = Some(stats.valid);
+        self
+    }
+}
+
+/// One written file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to the output location, `/`-separated.
+    pub path: String,
+    /// Records (data rows) in the file.
+    pub records: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The SageMaker FM hyperparameters that follow from the data.
+pub fn hyperparameters(feature_dim: u64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("feature_dim".to_string(), feature_dim.to_string()),
+        ("predictor_type".to_string(), "regressor".to_string()),
+    ])
+}

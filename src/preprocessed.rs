@@ -1,0 +1,174 @@
+//! The intermediate layout written by `preprocess` and read by `prepare`: the Python pipeline's
+//! CSVs `train/train.csv`, `validate/validate.csv`, `test/test.csv` with the header
+//! `customer,product,star_rating`, one rating per line as (customer index, product index, stars).
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use crate::encode::Sample;
+use crate::error::{Error, Result};
+
+/// The CSV header line.
+pub const HEADER: &str = "customer,product,star_rating";
+
+/// The three split files, in order.
+pub const SPLIT_FILES: [(&str, &str); 3] = [
+    ("train", "train/train.csv"),
+    ("validate", "validate/validate.csv"),
+    ("test", "test/test.csv"),
+];
+
+/// Write `samples` as CSV with the header. Returns the number of rows.
+pub fn write_csv<W: Write + ?Sized>(out: &mut W, samples: &[Sample]) -> std::io::Result<u64> {
+    out.write_all(HEADER.as_bytes())?;
+    out.write_all(b"\n")?;
+    let mut num = itoa::Buffer::new();
+    let mut line = Vec::with_capacity(32);
+    for s in samples {
+        line.clear();
+        line.extend_from_slice(num.format(s.customer).as_bytes());
+        line.push(b',');
+        line.extend_from_slice(num.format(s.product).as_bytes());
+        line.push(b',');
+        line.extend_from_slice(num.format(s.label as u32).as_bytes());
+        line.push(b'\n');
+        out.write_all(&line)?;
+    }
+    Ok(samples.len() as u64)
+}
+
+fn parse_index(field: &[u8], what: &str, name: &str, line: u64) -> Result<u32> {
+    let text = String::from_utf8_lossy(field);
+    text.trim().parse::<u32>().map_err(|_| {
+        Error::bad_input(format!(
+            "{name}: line {line}: {what} {text:?} is not a non-negative integer index; is this a preprocess output?"
+        ))
+    })
+}
+
+/// Read a split CSV (header by name: `customer`, `product`, `star_rating` or `rating`).
+pub fn read_csv(input: impl Read, delimiter: u8, name: &str) -> Result<Vec<Sample>> {
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut line = Vec::new();
+    let read_line = |reader: &mut BufReader<_>, line: &mut Vec<u8>| -> Result<bool> {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', line)
+            .map_err(|e| Error::io("cannot read", name, e))?;
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        Ok(n > 0)
+    };
+    if !read_line(&mut reader, &mut line)? {
+        return Err(Error::bad_input(format!(
+            "{name}: empty file; expected the header {HEADER}"
+        )));
+    }
+    let header: Vec<String> = line
+        .split(|&b| b == delimiter)
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
+    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+    let (Some(ci), Some(pi), Some(ri)) = (
+        find(&["customer", "user"]),
+        find(&["product", "item"]),
+        find(&["star_rating", "rating"]),
+    ) else {
+        return Err(Error::bad_input(format!(
+            "{name}: line 1: header {:?} lacks customer, product or star_rating; expected {HEADER} (check --delimiter)",
+            header.join(",")
+        )));
+    };
+    let mut samples = Vec::new();
+    let mut lineno = 1u64;
+    while read_line(&mut reader, &mut line)? {
+        lineno += 1;
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&[u8]> = line.split(|&b| b == delimiter).collect();
+        if fields.len() != header.len() {
+            return Err(Error::bad_input(format!(
+                "{name}: line {lineno}: {} fields, the header has {}",
+                fields.len(),
+                header.len()
+            )));
+        }
+        let customer = parse_index(fields[ci], "customer", name, lineno)?;
+        let product = parse_index(fields[pi], "product", name, lineno)?;
+        let text = String::from_utf8_lossy(fields[ri]);
+        let label: f32 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f32| v.is_finite())
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "{name}: line {lineno}: star_rating {text:?} is not a number"
+                ))
+            })?;
+        samples.push(Sample {
+            customer,
+            product,
+            label,
+        });
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_round_trip() {
+        let s = vec![
+            Sample {
+                customer: 0,
+                product: 12,
+                label: 5.0,
+            },
+            Sample {
+                customer: 7,
+                product: 0,
+                label: 1.0,
+            },
+        ];
+        let mut out = Vec::new();
+        write_csv(&mut out, &s).unwrap();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "customer,product,star_rating\n0,12,5\n7,0,1\n"
+        );
+        assert_eq!(read_csv(&out[..], b',', "t").unwrap(), s);
+    }
+
+    #[test]
+    fn python_style_csv_with_float_ratings_and_crlf() {
+        let text = "product,customer,star_rating\r\n3,1,4.0\r\n";
+        let s = read_csv(text.as_bytes(), b',', "t").unwrap();
+        assert_eq!(
+            s,
+            vec![Sample {
+                customer: 1,
+                product: 3,
+                label: 4.0
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_file_and_line() {
+        for (body, needle) in [
+            ("-1,0,5", "customer \"-1\""),
+            ("0,x,5", "product \"x\""),
+            ("0,0,five", "star_rating"),
+            ("0,0", "2 fields"),
+        ] {
+            let text = format!("{HEADER}\n0,0,5\n{body}\n");
+            let err = read_csv(text.as_bytes(), b',', "t.csv").unwrap_err();
+            assert!(err.message().contains("t.csv: line 3"), "{err}");
+            assert!(err.message().contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,1103 @@
+//! Streaming, parallel parsing of the reviews TSV into interned ratings.
+//!
+//! Three kinds of thread cooperate, so that decompression, parsing and interning overlap:
+//!
+//! 1. one **reader** thread pulls decompressed bytes into fixed-size chunks that end on a line
+//!    boundary (a partial last line is carried into the next chunk);
+//! 2. **parse** jobs on the rayon pool split each chunk into lines and fields with SIMD byte
+//!    search, validate them, and hash the id fields;
+//! 3. the calling thread **merges** parsed chunks strictly in input order, interning ids into
+//!    dense codes. Order-dependent facts (codes by first appearance, bad-line numbers, the first
+//!    title of a product) are therefore identical whatever the thread count or chunk size.
+//!
+//! Memory is bounded by a fixed pool of chunk buffers that circulates between the threads: the
+//! reader blocks when all buffers are in flight. What grows is only the valid rows (8 bytes each)
+//! and the distinct ids.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use memchr::{memchr2_iter, memrchr};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::input::{read_error, Input};
+use crate::keys::{ByteList, KeyHasher, KeyTable};
+
+/// How many bad lines may be skipped before the run fails.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadLineLimit {
+    /// At most this many bad lines.
+    Count(u64),
+    /// At most this share of the data lines (0.0..=1.0).
+    Fraction(f64),
+}
+
+impl Default for BadLineLimit {
+    /// 1% of the lines: far above the handful of broken lines real exports have, far below what a
+    /// wrong delimiter or a wrong file produces.
+    fn default() -> Self {
+        BadLineLimit::Fraction(0.01)
+    }
+}
+
+impl std::str::FromStr for BadLineLimit {
+    type Err = String;
+
+    /// `100` is a count; `0.01` or `1%` a fraction of the data lines.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim();
+        let bad =
+            || format!("invalid bad-line limit {s:?}: use a count like 100 or a fraction like 0.01 or 1%");
+        if let Some(p) = s.strip_suffix('%') {
+            let v: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(bad());
+            }
+            return Ok(BadLineLimit::Fraction(v / 100.0));
+        }
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(BadLineLimit::Count(n));
+        }
+        let v: f64 = s.parse().map_err(|_| bad())?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(bad());
+        }
+        Ok(BadLineLimit::Fraction(v))
+    }
+}
+
+impl BadLineLimit {
+    fn allows(self, bad: u64, lines: u64) -> bool {
+        match self {
+            BadLineLimit::Count(n) => bad <= n,
+            BadLineLimit::Fraction(f) => (bad as f64) <= f * lines as f64,
+        }
+    }
+}
+
+/// Names of the columns the pipeline reads, looked up in the header line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnNames {
+    /// The customer (user) id column.
+    pub customer: String,
+    /// The product (item) id column.
+    pub product: String,
+    /// The 1..5 star rating column.
+    pub rating: String,
+    /// The product title column; optional, titles are empty when absent from the header.
+    pub title: String,
+}
+
+impl Default for ColumnNames {
+    fn default() -> Self {
+        ColumnNames {
+            customer: "customer_id".into(),
+            product: "product_id".into(),
+            rating: "star_rating".into(),
+            title: "product_title".into(),
+        }
+    }
+}
+
+/// Options of the TSV reader.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadOptions {
+    /// Field separator byte (tab for the reviews dataset).
+    pub delimiter: u8,
+    /// When skipped lines become an error.
+    pub max_bad_lines: BadLineLimit,
+    /// Lines longer than this are skipped as `line_too_long` without being buffered whole.
+    pub max_line_bytes: usize,
+    /// Size of the chunks handed to parse jobs.
+    pub chunk_bytes: usize,
+    /// Column names to look up in the header.
+    pub columns: ColumnNames,
+    /// How many bad lines are kept as examples (with line numbers) for reporting.
+    pub bad_line_examples: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            delimiter: b'\t',
+            max_bad_lines: BadLineLimit::default(),
+            max_line_bytes: 16 << 20,
+            chunk_bytes: 2 << 20,
+            columns: ColumnNames::default(),
+            bad_line_examples: 5,
+        }
+    }
+}
+
+/// Why a line was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadKind {
+    /// The number of fields differs from the header's.
+    FieldCount,
+    /// The customer id is empty.
+    EmptyCustomerId,
+    /// The product id is empty.
+    EmptyProductId,
+    /// The star rating is not exactly one of `1`..`5`.
+    BadStarRating,
+    /// An id column is not valid UTF-8.
+    InvalidUtf8Id,
+    /// The line is longer than the configured limit.
+    LineTooLong,
+}
+
+impl BadKind {
+    fn describe(self) -> &'static str {
+        match self {
+            BadKind::FieldCount => "wrong number of fields",
+            BadKind::EmptyCustomerId => "empty customer id",
+            BadKind::EmptyProductId => "empty product id",
+            BadKind::BadStarRating => "star rating is not an integer 1..5",
+            BadKind::InvalidUtf8Id => "id is not valid UTF-8",
+            BadKind::LineTooLong => "line longer than --max-line-bytes",
+        }
+    }
+}
+
+/// Skipped lines per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BadLineCounts {
+    /// Lines whose field count differs from the header's.
+    pub field_count: u64,
+    /// Lines with an empty customer id.
+    pub empty_customer_id: u64,
+    /// Lines with an empty product id.
+    pub empty_product_id: u64,
+    /// Lines whose rating is not `1`..`5`.
+    pub bad_star_rating: u64,
+    /// Lines whose customer or product id is not UTF-8.
+    pub invalid_utf8_id: u64,
+    /// Lines over the length limit.
+    pub line_too_long: u64,
+}
+
+impl BadLineCounts {
+    fn add(&mut self, kind: BadKind) {
+        *self.slot(kind) += 1;
+    }
+
+    fn slot(&mut self, kind: BadKind) -> &mut u64 {
+        match kind {
+            BadKind::FieldCount => &mut self.field_count,
+            BadKind::EmptyCustomerId => &mut self.empty_customer_id,
+            BadKind::EmptyProductId => &mut self.empty_product_id,
+            BadKind::BadStarRating => &mut self.bad_star_rating,
+            BadKind::InvalidUtf8Id => &mut self.invalid_utf8_id,
+            BadKind::LineTooLong => &mut self.line_too_long,
+        }
+    }
+
+    fn merge(&mut self, other: &BadLineCounts) {
+        self.field_count += other.field_count;
+        self.empty_customer_id += other.empty_customer_id;
+        self.empty_product_id += other.empty_product_id;
+        self.bad_star_rating += other.bad_star_rating;
+        self.invalid_utf8_id += other.invalid_utf8_id;
+        self.line_too_long += other.line_too_long;
+    }
+
+    /// All skipped lines.
+    pub fn total(&self) -> u64 {
+        self.field_count
+            + self.empty_customer_id
+            + self.empty_product_id
+            + self.bad_star_rating
+            + self.invalid_utf8_id
+            + self.line_too_long
+    }
+}
+
+/// One skipped line, kept as an example for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadLine {
+    /// 1-based line number in the decompressed input (the header is line 1).
+    pub line: u64,
+    /// Why it was skipped.
+    pub kind: BadKind,
+    /// A short excerpt of the offending part.
+    pub detail: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: {} ({})",
+            self.line,
+            self.kind.describe(),
+            self.detail
+        )
+    }
+}
+
+/// Counters of the read stage.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReadStats {
+    /// Data lines seen (the header excluded, blank lines included).
+    pub input_lines: u64,
+    /// Blank lines, ignored.
+    pub blank_lines: u64,
+    /// Skipped lines per kind.
+    pub bad_lines: BadLineCounts,
+    /// Lines that became ratings.
+    pub valid: u64,
+    /// Decompressed bytes read, header included.
+    pub bytes: u64,
+    /// The first few skipped lines.
+    #[serde(skip)]
+    pub examples: Vec<BadLine>,
+}
+
+/// One valid rating, packed into 64 bits: customer code (32 bits), product code (29 bits) and
+/// star rating (3 bits). Packing halves the memory of the largest table the pipeline keeps, and
+/// `pair()` gives a ready-made (customer, product) key for de-duplication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Rating(u64);
+
+impl Rating {
+    /// Largest product code that fits.
+    pub const MAX_PRODUCT: u32 = (1 << 29) - 1;
+
+    /// Pack a rating. `stars` must be 1..=5 and `product <= MAX_PRODUCT`.
+    #[inline]
+    pub fn new(customer: u32, product: u32, stars: u8) -> Self {
+        debug_assert!(product <= Self::MAX_PRODUCT && (1..=5).contains(&stars));
+        Rating(((customer as u64) << 32) | ((product as u64) << 3) | stars as u64)
+    }
+
+    /// Customer code.
+    #[inline]
+    pub fn customer(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// Product code.
+    #[inline]
+    pub fn product(self) -> u32 {
+        ((self.0 >> 3) & Self::MAX_PRODUCT as u64) as u32
+    }
+
+    /// Star rating 1..=5.
+    #[inline]
+    pub fn stars(self) -> u8 {
+        (self.0 & 7) as u8
+    }
+
+    /// The (customer, product) pair as one integer.
+    #[inline]
+    pub fn pair(self) -> u64 {
+        self.0 >> 3
+    }
+}
+
+/// The parsed input: interned ids and the valid ratings in input order.
+#[derive(Debug, Default)]
+pub struct Ratings {
+    /// Distinct customer ids; code = order of first appearance among valid rows.
+    pub customers: KeyTable,
+    /// Distinct product ids; code = order of first appearance among valid rows.
+    pub products: KeyTable,
+    /// The title on the first valid row of each product, by product code.
+    pub titles: ByteList,
+    /// Valid ratings in input order.
+    pub rows: Vec<Rating>,
+    /// Counters.
+    pub stats: ReadStats,
+}
+
+impl Ratings {
+    /// Build from in-memory `(customer_id, product_id, stars)` triples, e.g. for library users and
+    /// tests. Triples with `stars` outside 1..=5 or empty ids are counted as bad and skipped.
+    pub fn from_triples<'a, I>(triples: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str, u8)>,
+    {
+        let mut r = Ratings::default();
+        for (c, p, s) in triples {
+            r.stats.input_lines += 1;
+            let kind = if c.is_empty() {
+                Some(BadKind::EmptyCustomerId)
+            } else if p.is_empty() {
+                Some(BadKind::EmptyProductId)
+            } else if !(1..=5).contains(&s) {
+                Some(BadKind::BadStarRating)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                r.stats.bad_lines.add(kind);
+                continue;
+            }
+            let cc = r.customers.intern(c.as_bytes());
+            let (pc, new) = r
+                .products
+                .intern_hashed(KeyHasher::hash(p.as_bytes()), p.as_bytes());
+            if new {
+                r.titles.push(b"");
+            }
+            r.rows.push(Rating::new(cc, pc, s));
+            r.stats.valid += 1;
+        }
+        r
+    }
+}
+
+/// Where the needed columns sit in a line.
+#[derive(Debug, Clone)]
+struct Layout {
+    fields: usize,
+    /// Per column index: which role it plays (index into a row's spans), if any.
+    role: Vec<Option<usize>>,
+    /// Whether a title column exists.
+    has_title: bool,
+}
+
+const CUSTOMER: usize = 0;
+const PRODUCT: usize = 1;
+const RATING: usize = 2;
+const TITLE: usize = 3;
+
+fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let names: Vec<&[u8]> = line.split(|&b| b == opts.delimiter).collect();
+    let mut role = vec![None; names.len()];
+    let wanted = [
+        (&opts.columns.customer, CUSTOMER, true),
+        (&opts.columns.product, PRODUCT, true),
+        (&opts.columns.rating, RATING, true),
+        (&opts.columns.title, TITLE, false),
+    ];
+    let mut missing = Vec::new();
+    let mut has_title = false;
+    for (name, slot, required) in wanted {
+        let hits: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n == name.as_bytes())
+            .map(|(i, _)| i)
+            .collect();
+        match hits.as_slice() {
+            [i] => {
+                role[*i] = Some(slot);
+                has_title |= slot == TITLE;
+            }
+            [] if required => missing.push(name.as_str()),
+            [] => {}
+            _ => {
+                return Err(Error::bad_input(format!(
+                    "{input}: line 1: column {name:?} appears {} times in the header; column names must be unique",
+                    hits.len()
+                )))
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<String> = names
+            .iter()
+            .take(20)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        let delim = match opts.delimiter {
+            b'\t' => "tab".to_string(),
+            d => format!("{:?}", d as char),
+        };
+        return Err(Error::bad_input(format!(
+            "{input}: line 1: header has no column {} (delimiter {delim}; header columns: {}); \
+             is this the reviews TSV with its header line, and is --delimiter right?",
+            missing.join(", "),
+            shown.join(", ")
+        )));
+    }
+    Ok(Layout {
+        fields: names.len(),
+        role,
+        has_title,
+    })
+}
+
+/// A row as found by a parse job: spans into the chunk plus precomputed hashes.
+struct ParsedRow {
+    customer: (u32, u32),
+    product: (u32, u32),
+    title: (u32, u32),
+    stars: u8,
+    customer_hash: u64,
+    product_hash: u64,
+}
+
+/// The result of parsing one chunk.
+struct ParsedChunk {
+    data: Vec<u8>,
+    lines: u64,
+    blank: u64,
+    rows: Vec<ParsedRow>,
+    bad: BadLineCounts,
+    /// (line index within the chunk, kind, detail) of the first few bad lines.
+    examples: Vec<(u64, BadKind, String)>,
+}
+
+fn excerpt(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(40)];
+    let mut s = String::from_utf8_lossy(cut).escape_debug().to_string();
+    if bytes.len() > 40 {
+        s.push('…');
+    }
+    s
+}
+
+fn is_utf8(bytes: &[u8]) -> bool {
+    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Validate one line's fields; `spans` hold (start, end) of each role within `data`.
+fn check_line(
+    data: &[u8],
+    fields: usize,
+    layout: &Layout,
+    spans: &[(u32, u32); 4],
+) -> std::result::Result<u8, (BadKind, String)> {
+    if fields != layout.fields {
+        return Err((
+            BadKind::FieldCount,
+            format!("{fields} fields, header has {}", layout.fields),
+        ));
+    }
+    let field = |role: usize| &data[spans[role].0 as usize..spans[role].1 as usize];
+    let (customer, product, rating) = (field(CUSTOMER), field(PRODUCT), field(RATING));
+    if customer.is_empty() {
+        return Err((BadKind::EmptyCustomerId, String::new()));
+    }
+    if product.is_empty() {
+        return Err((BadKind::EmptyProductId, String::new()));
+    }
+    if !is_utf8(customer) || !is_utf8(product) {
+        return Err((
+            BadKind::InvalidUtf8Id,
+            excerpt(if is_utf8(customer) { product } else { customer }),
+        ));
+    }
+    match rating {
+        [b @ b'1'..=b'5'] => Ok(b - b'0'),
+        other => Err((
+            BadKind::BadStarRating,
+            format!("star_rating {:?}", excerpt(other)),
+        )),
+    }
+}
+
+fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usize) -> ParsedChunk {
+    let mut out = ParsedChunk {
+        data: Vec::new(),
+        lines: 0,
+        blank: 0,
+        rows: Vec::with_capacity(data.len() / 256),
+        bad: BadLineCounts::default(),
+        examples: Vec::new(),
+    };
+    let mut spans = [(0u32, 0u32); 4];
+    let mut field = 0usize;
+    let mut field_start = 0usize;
+    let mut line_start = 0usize;
+    let finish_line =
+        |line_start: usize, end: usize, field: usize, spans: &mut [(u32, u32); 4], out: &mut ParsedChunk| {
+            out.lines += 1;
+            // A CRLF line: the '\r' belongs to the last field, whichever role it plays.
+            if end > line_start && data[end - 1] == b'\r' {
+                for s in spans.iter_mut() {
+                    if s.1 as usize == end {
+                        s.1 -= 1;
+                    }
+                }
+                if end - 1 == line_start {
+                    out.blank += 1;
+                    return;
+                }
+            }
+            if end == line_start {
+                out.blank += 1;
+                return;
+            }
+            match check_line(&data, field, layout, spans) {
+                Ok(stars) => {
+                    let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
+                    let key = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
+                    out.rows.push(ParsedRow {
+                        customer: spans[CUSTOMER],
+                        product: spans[PRODUCT],
+                        title,
+                        stars,
+                        customer_hash: KeyHasher::hash(key(spans[CUSTOMER])),
+                        product_hash: KeyHasher::hash(key(spans[PRODUCT])),
+                    });
+                }
+                Err((kind, detail)) => {
+                    out.bad.add(kind);
+                    if out.examples.len() < keep_examples {
+                        out.examples.push((out.lines - 1, kind, detail));
+                    }
+                }
+            }
+        };
+    for pos in memchr2_iter(delimiter, b'\n', &data) {
+        if let Some(Some(role)) = layout.role.get(field) {
+            spans[*role] = (field_start as u32, pos as u32);
+        }
+        field += 1;
+        field_start = pos + 1;
+        if data[pos] == b'\n' {
+            finish_line(line_start, pos, field, &mut spans, &mut out);
+            field = 0;
+            line_start = pos + 1;
+        }
+    }
+    // The last line of the input may lack its newline.
+    if line_start < data.len() {
+        if let Some(Some(role)) = layout.role.get(field) {
+            spans[*role] = (field_start as u32, data.len() as u32);
+        }
+        finish_line(line_start, data.len(), field + 1, &mut spans, &mut out);
+    }
+    out.data = data;
+    out
+}
+
+/// Messages from the reader thread and parse jobs to the merging thread.
+enum Msg {
+    Parsed(u64, ParsedChunk),
+    /// A line over the length limit was skipped at this position in the chunk sequence.
+    LongLine(u64, Vec<u8>),
+    Failed(Error),
+    End(u64),
+}
+
+/// Reads chunks that end on line boundaries, with a bounded buffer pool.
+struct ChunkReader {
+    input: Input,
+    carry: Vec<u8>,
+    eof: bool,
+    bytes: u64,
+}
+
+enum Next {
+    Chunk(Vec<u8>),
+    LongLine(Vec<u8>),
+    Done,
+}
+
+impl ChunkReader {
+    fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize> {
+        let old = buf.len();
+        buf.resize(old + want, 0);
+        let n = loop {
+            match self.input.reader.read(&mut buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    crate::interrupt::check()?;
+                    continue;
+                }
+                Err(e) => {
+                    buf.truncate(old);
+                    return Err(read_error(&self.input.name, self.input.compression, e));
+                }
+            }
+        };
+        buf.truncate(old + n);
+        self.bytes += n as u64;
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n)
+    }
+
+    /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
+    fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> Result<Next> {
+        if buf.capacity() > 2 * chunk_bytes {
+            // A long line grew this buffer; do not keep the memory around.
+            buf = Vec::with_capacity(chunk_bytes + (64 << 10));
+        }
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            crate::interrupt::check()?;
+            if !self.eof && buf.len() < chunk_bytes {
+                let want = (chunk_bytes - buf.len()).max(64 << 10);
+                self.read_some(&mut buf, want)?;
+                continue;
+            }
+            if self.eof {
+                return Ok(if buf.is_empty() {
+                    Next::Done
+                } else {
+                    Next::Chunk(buf)
+                });
+            }
+            if let Some(i) = memrchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                buf.truncate(i + 1);
+                return Ok(Next::Chunk(buf));
+            }
+            // One line fills the whole buffer.
+            if buf.len() >= max_line {
+                self.skip_to_newline(&mut buf)?;
+                return Ok(Next::LongLine(buf));
+            }
+            let grow = buf.len().max(64 << 10);
+            self.read_some(&mut buf, grow)?;
+        }
+    }
+
+    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        loop {
+            buf.clear();
+            self.read_some(buf, 1 << 20)?;
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                return Ok(());
+            }
+            if self.eof {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Parse a whole input: header first, then all data lines, in parallel on `pool`.
+///
+/// Fails on a missing or duplicated required column, on a read or decompression error, and when
+/// skipped lines exceed `opts.max_bad_lines`.
+pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPool>) -> Result<Ratings> {
+    if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
+        return Err(Error::usage("the delimiter cannot be a line break"));
+    }
+    let name = input.name.clone();
+    let mut reader = ChunkReader {
+        input,
+        carry: Vec::new(),
+        eof: false,
+        bytes: 0,
+    };
+    // Header: read until the first newline (bounded by the line limit).
+    let mut head = Vec::new();
+    let header_end = loop {
+        if let Some(i) = memchr::memchr(b'\n', &head) {
+            break i;
+        }
+        if reader.eof {
+            break head.len();
+        }
+        if head.len() > opts.max_line_bytes {
+            return Err(Error::bad_input(format!(
+                "{name}: line 1 (the header) is longer than {} bytes; this is not a reviews TSV",
+                opts.max_line_bytes
+            )));
+        }
+        reader.read_some(&mut head, 64 << 10)?;
+    };
+    if head.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{name}: the input is empty; expected a header line and review rows"
+        )));
+    }
+    let layout = Arc::new(parse_header(&head[..header_end], opts, &name)?);
+    if header_end < head.len() {
+        reader.carry.extend_from_slice(&head[header_end + 1..]);
+    }
+
+    let in_flight = pool.current_num_threads() * 2 + 2;
+    let (free_tx, free_rx) = bounded::<Vec<u8>>(in_flight);
+    for _ in 0..in_flight {
+        free_tx
+            .send(Vec::with_capacity(opts.chunk_bytes + (64 << 10)))
+            .expect("fresh channel");
+    }
+    let (msg_tx, msg_rx) = unbounded::<Msg>();
+    spawn_reader(reader, free_rx, msg_tx, Arc::clone(pool), layout, opts.clone());
+
+    let mut ratings = Ratings::default();
+    let mut next_seq = 0u64;
+    let mut end = None;
+    let mut pending = BTreeMap::new();
+    let mut line_base = 1u64; // line number of the header
+    while end.is_none_or(|e| next_seq < e) {
+        match msg_rx.recv() {
+            Ok(Msg::Parsed(seq, chunk)) => {
+                pending.insert(seq, Some(chunk));
+            }
+            Ok(Msg::LongLine(seq, buf)) => {
+                pending.insert(seq, None);
+                let _ = free_tx.send(buf);
+            }
+            Ok(Msg::Failed(err)) => return Err(err),
+            Ok(Msg::End(n)) => end = Some(n),
+            Err(_) => {
+                return Err(Error::new(
+                    crate::ErrorKind::Internal,
+                    "reader thread stopped unexpectedly",
+                ))
+            }
+        }
+        while let Some(item) = pending.remove(&next_seq) {
+            match item {
+                Some(chunk) => {
+                    merge_chunk(&mut ratings, &chunk, line_base, opts)?;
+                    line_base += chunk.lines;
+                    let _ = free_tx.send(chunk.data);
+                }
+                None => {
+                    line_base += 1;
+                    ratings.stats.input_lines += 1;
+                    ratings.stats.bad_lines.add(BadKind::LineTooLong);
+                    if ratings.stats.examples.len() < opts.bad_line_examples {
+                        ratings.stats.examples.push(BadLine {
+                            line: line_base,
+                            kind: BadKind::LineTooLong,
+                            detail: format!("over {} bytes", opts.max_line_bytes),
+                        });
+                    }
+                }
+            }
+            next_seq += 1;
+            if let BadLineLimit::Count(n) = opts.max_bad_lines {
+                if ratings.stats.bad_lines.total() > n {
+                    return Err(too_many_bad(&name, &ratings.stats, opts.max_bad_lines));
+                }
+            }
+        }
+    }
+    let stats = &ratings.stats;
+    if !opts
+        .max_bad_lines
+        .allows(stats.bad_lines.total(), stats.input_lines)
+    {
+        return Err(too_many_bad(&name, stats, opts.max_bad_lines));
+    }
+    Ok(ratings)
+}
+
+fn too_many_bad(name: &str, stats: &ReadStats, limit: BadLineLimit) -> Error {
+    let first = stats
+        .examples
+        .first()
+        .map(|b| format!("; first: {b}"))
+        .unwrap_or_default();
+    let limit = match limit {
+        BadLineLimit::Count(n) => format!("{n} lines"),
+        BadLineLimit::Fraction(f) => format!("{}% of lines", f * 100.0),
+    };
+    Error::bad_input(format!(
+        "{name}: {} malformed lines out of {} exceed --max-bad-lines ({limit}){first}; check the \
+         delimiter and the file, or raise --max-bad-lines",
+        stats.bad_lines.total(),
+        stats.input_lines
+    ))
+}
+
+fn spawn_reader(
+    mut reader: ChunkReader,
+    free_rx: Receiver<Vec<u8>>,
+    msg_tx: Sender<Msg>,
+    pool: Arc<rayon::ThreadPool>,
+    layout: Arc<Layout>,
+    opts: ReadOptions,
+) {
+    std::thread::Builder::new()
+        .name("fmprep-reader".into())
+        .spawn(move || {
+            let mut seq = 0u64;
+            loop {
+                // All buffers in flight: wait. A closed channel means the merger gave up.
+                let Ok(buf) = free_rx.recv() else { return };
+                match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
+                    Ok(Next::Chunk(data)) => {
+                        let (tx, layout) = (msg_tx.clone(), Arc::clone(&layout));
+                        let (delimiter, keep) = (opts.delimiter, opts.bad_line_examples);
+                        let this = seq;
+                        pool.spawn_fifo(move || {
+                            let parsed = parse_chunk(data, &layout, delimiter, keep);
+                            let _ = tx.send(Msg::Parsed(this, parsed));
+                        });
+                    }
+                    Ok(Next::LongLine(buf)) => {
+                        let _ = msg_tx.send(Msg::LongLine(seq, buf));
+                    }
+                    Ok(Next::Done) => {
+                        let _ = msg_tx.send(Msg::End(seq));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = msg_tx.send(Msg::Failed(e));
+                        return;
+                    }
+                }
+                seq += 1;
+            }
+        })
+        .expect("spawning the reader thread");
+}
+
+fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &ReadOptions) -> Result<()> {
+    let data = &chunk.data;
+    let span = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
+    r.rows.reserve(chunk.rows.len());
+    for row in &chunk.rows {
+        let (c, _) = r.customers.intern_hashed(row.customer_hash, span(row.customer));
+        let (p, new) = r.products.intern_hashed(row.product_hash, span(row.product));
+        if new {
+            if p > Rating::MAX_PRODUCT {
+                return Err(Error::bad_input(
+                    "more than 2^29 distinct products; fmprep cannot index them",
+                ));
+            }
+            r.titles.push(span(row.title));
+        }
+        r.rows.push(Rating::new(c, p, row.stars));
+    }
+    let s = &mut r.stats;
+    s.input_lines += chunk.lines;
+    s.blank_lines += chunk.blank;
+    s.valid += chunk.rows.len() as u64;
+    s.bytes += data.len() as u64;
+    s.bad_lines.merge(&chunk.bad);
+    for (rel, kind, detail) in &chunk.examples {
+        if s.examples.len() >= opts.bad_line_examples {
+            break;
+        }
+        s.examples.push(BadLine {
+            line: line_base + 1 + rel,
+            kind: *kind,
+            detail: detail.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Decompressed bytes of an input, for the decompress-only benchmark: reads to the end in large
+/// blocks and returns the byte count.
+pub fn drain(mut input: Input, mut sink: impl std::io::Write) -> Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match input.reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&input.name, input.compression, e)),
+        };
+        total += n as u64;
+        sink.write_all(&buf[..n])
+            .map_err(|e| Error::io("cannot write", "stdout", e))?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "marketplace\tcustomer_id\treview_id\tproduct_id\tproduct_parent\tproduct_title\tproduct_category\tstar_rating\thelpful_votes\ttotal_votes\tvine\tverified_purchase\treview_headline\treview_body\treview_date\n";
+
+    pub(crate) fn line(c: &str, p: &str, stars: &str) -> String {
+        format!(
+            "US\t{c}\tR1\t{p}\t123\tTitle of {p}\tVideo\t{stars}\t0\t0\tN\tY\thead\tbody \"q\"\t2015-08-31\n"
+        )
+    }
+
+    fn parse(text: &str, opts: &ReadOptions, threads: usize) -> Result<Ratings> {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        );
+        let input = crate::input::open_source(
+            "mem".into(),
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            None,
+        )?;
+        read_ratings(input, opts, &pool)
+    }
+
+    #[test]
+    fn parses_valid_rows_and_interns_in_first_appearance_order() {
+        let text = format!(
+            "{HEADER}{}{}{}",
+            line("007", "B1", "5"),
+            line("7", "B2", "3"),
+            line("007", "B2", "1")
+        );
+        let r = parse(&text, &ReadOptions::default(), 2).unwrap();
+        assert_eq!(r.stats.valid, 3);
+        assert_eq!(r.customers.get(0), b"007");
+        assert_eq!(r.customers.get(1), b"7");
+        assert_eq!(r.titles.get(1), b"Title of B2");
+        let triples: Vec<_> = r
+            .rows
+            .iter()
+            .map(|x| (x.customer(), x.product(), x.stars()))
+            .collect();
+        assert_eq!(triples, vec![(0, 0, 5), (1, 1, 3), (0, 1, 1)]);
+    }
+
+    #[test]
+    fn counts_each_kind_of_bad_line_with_line_numbers() {
+        let mut text = HEADER.to_string();
+        text += &line("1", "B1", "5"); // line 2 ok
+        text += "US\t1\tR\tB1\n"; // 3: field count
+        text += &line("", "B1", "5"); // 4
+        text += &line("1", "", "5"); // 5
+        for bad in ["0", "6", "4.5", "five", "-", " 5", ""] {
+            text += &line("1", "B1", bad);
+        }
+        text += &line("1\u{0}\u{FFFD}", "B1", "5").replace("\u{FFFD}", "\u{0}"); // valid UTF-8, kept
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(b"US\t\xff\xfe\tR1\tB1\t1\tt\tc\t5\t0\t0\tN\tY\th\tb\td\n");
+        let opts = ReadOptions {
+            max_bad_lines: BadLineLimit::Count(100),
+            ..Default::default()
+        };
+        let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
+        let input =
+            crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
+        let r = read_ratings(input, &opts, &pool).unwrap();
+        let b = r.stats.bad_lines;
+        assert_eq!(
+            (
+                b.field_count,
+                b.empty_customer_id,
+                b.empty_product_id,
+                b.bad_star_rating,
+                b.invalid_utf8_id
+            ),
+            (1, 1, 1, 7, 1)
+        );
+        assert_eq!(r.stats.valid, 2);
+        assert_eq!(r.stats.input_lines, 13);
+        assert_eq!(r.stats.examples[0].line, 3);
+        assert_eq!(r.stats.examples[0].kind, BadKind::FieldCount);
+        assert_eq!(r.stats.examples[3].line, 6);
+    }
+
+    #[test]
+    fn crlf_and_missing_final_newline_are_fine() {
+        let text = format!(
+            "{}{}{}",
+            HEADER.replace('\n', "\r\n"),
+            line("1", "B1", "5").replace('\n', "\r\n"),
+            line("2", "B1", "4").trim_end()
+        );
+        let r = parse(&text, &ReadOptions::default(), 1).unwrap();
+        assert_eq!(r.stats.valid, 2);
+        assert_eq!(r.stats.bad_lines.total(), 0);
+    }
+
+    #[test]
+    fn rating_as_last_column_with_crlf() {
+        let text = "customer_id,product_id,star_rating\r\n1,B,5\r\n2,C,4\r\n";
+        let opts = ReadOptions {
+            delimiter: b',',
+            ..Default::default()
+        };
+        let r = parse(text, &opts, 1).unwrap();
+        assert_eq!(r.rows.iter().map(|x| x.stars()).collect::<Vec<_>>(), vec![5, 4]);
+    }
+
+    #[test]
+    fn missing_and_duplicate_columns_are_named() {
+        let err = parse("customer_id\tproduct\tstar_rating\n", &ReadOptions::default(), 1).unwrap_err();
+        assert!(err.message().contains("no column product_id"), "{err}");
+        let err = parse(
+            "customer_id\tproduct_id\tstar_rating\tproduct_id\n",
+            &ReadOptions::default(),
+            1,
+        )
+        .unwrap_err();
+        assert!(err.message().contains("appears 2 times"), "{err}");
+        let err = parse("", &ReadOptions::default(), 1).unwrap_err();
+        assert!(err.message().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn too_many_bad_lines_is_an_error() {
+        let text = format!("{HEADER}{}{}", line("1", "B1", "x"), line("1", "B1", "5"));
+        let opts = ReadOptions {
+            max_bad_lines: BadLineLimit::Count(0),
+            ..Default::default()
+        };
+        let err = parse(&text, &opts, 1).unwrap_err();
+        assert!(err.message().contains("exceed --max-bad-lines"), "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::BadInput);
+    }
+
+    #[test]
+    fn long_lines_are_skipped_with_bounded_buffers() {
+        let long = "x".repeat(300_000);
+        let text = format!(
+            "{HEADER}{}{}\n{}",
+            line("1", "B1", "5"),
+            long,
+            line("2", "B2", "4")
+        );
+        let opts = ReadOptions {
+            max_line_bytes: 100_000,
+            chunk_bytes: 4096,
+            max_bad_lines: BadLineLimit::Count(5),
+            ..Default::default()
+        };
+        let r = parse(&text, &opts, 2).unwrap();
+        assert_eq!(r.stats.bad_lines.line_too_long, 1);
+        assert_eq!(r.stats.valid, 2);
+        assert_eq!(r.stats.examples[0].line, 3);
+    }
+
+    #[test]
+    fn chunking_and_threads_do_not_change_the_result() {
+        let mut text = HEADER.to_string();
+        for i in 0..3000 {
+            text += &line(
+                &(i % 97).to_string(),
+                &format!("B{}", i % 31),
+                &((i % 5) + 1).to_string(),
+            );
+            if i % 500 == 0 {
+                text += "bad\tline\n";
+            }
+        }
+        let a = parse(&text, &ReadOptions::default(), 1).unwrap();
+        let small = ReadOptions {
+            chunk_bytes: 1000,
+            ..Default::default()
+        };
+        let b = parse(&text, &small, 4).unwrap();
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.stats.examples, b.stats.examples);
+        assert_eq!(a.stats.bad_lines, b.stats.bad_lines);
+        assert_eq!(
+            a.customers.iter().collect::<Vec<_>>(),
+            b.customers.iter().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn bad_line_limit_parses() {
+        assert_eq!("100".parse::<BadLineLimit>().unwrap(), BadLineLimit::Count(100));
+        assert_eq!(
+            "0.5".parse::<BadLineLimit>().unwrap(),
+            BadLineLimit::Fraction(0.5)
+        );
+        assert_eq!(
+            "2%".parse::<BadLineLimit>().unwrap(),
+            BadLineLimit::Fraction(0.02)
+        );
+        assert!("1.5".parse::<BadLineLimit>().is_err());
+        assert!("-1".parse::<BadLineLimit>().is_err());
+    }
+}

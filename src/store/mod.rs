@@ -1,0 +1,107 @@
+//! Where outputs go: a local directory or (see [`s3`] when enabled) an S3 prefix.
+//!
+//! Every output file is staged and becomes visible under its final name only when complete
+//! ([`ObjectWriter::commit`]); a writer dropped without commit discards its data. `manifest.json`
+//! is written last by the pipeline, so a location without it holds no finished run.
+
+use std::io::Write;
+
+use crate::error::Result;
+
+pub mod local;
+
+pub use local::LocalStore;
+
+/// Name of the file that marks a finished run.
+pub const MANIFEST: &str = "manifest.json";
+
+/// An output location.
+pub trait Store: Send + Sync {
+    /// How the location is named in messages and the manifest (a path or `s3://bucket/prefix`).
+    fn describe(&self) -> String;
+
+    /// Prepare the location for a new run: refuse when a finished run is there and `overwrite` is
+    /// false; otherwise remove the old manifest (so a failure half-way cannot look finished) and
+    /// leftovers of interrupted runs.
+    fn begin(&self, overwrite: bool) -> Result<()>;
+
+    /// Start writing `rel_path` (e.g. `train/train.protobuf`).
+    fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>>;
+
+    /// Write a small file in one go (used for the manifest, last).
+    fn put(&self, rel_path: &str, bytes: &[u8]) -> Result<()> {
+        let mut w = self.create(rel_path)?;
+        w.write_all(bytes)
+            .map_err(|e| crate::Error::io("cannot write", rel_path, e))?;
+        w.commit()?;
+        Ok(())
+    }
+}
+
+/// A file being written. Data becomes visible only through [`ObjectWriter::commit`].
+pub trait ObjectWriter: Write + Send {
+    /// Flush, make the file visible under its final name, and return its size in bytes.
+    fn commit(self: Box<Self>) -> Result<u64>;
+}
+
+/// Open the store for an output spec: a local directory path or `s3://bucket/prefix`.
+pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
+    if spec.starts_with("s3://") {
+        return Err(crate::Error::usage(format!(
+            "{spec}: S3 output needs the S3 store, which this build does not include"
+        )));
+    }
+    Ok(Box::new(LocalStore::new(spec)))
+}
+
+/// A location that files are read from by relative path (the output of `preprocess`).
+pub trait Source: Send + Sync {
+    /// How the location is named in messages.
+    fn describe(&self) -> String;
+
+    /// Open `rel_path` for reading; `Ok(None)` when it does not exist.
+    fn open(&self, rel_path: &str) -> Result<Option<Box<dyn std::io::Read + Send>>>;
+}
+
+/// A local directory as a [`Source`].
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: std::path::PathBuf,
+}
+
+impl LocalSource {
+    /// Read files under `root`.
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        LocalSource { root: root.into() }
+    }
+}
+
+impl Source for LocalSource {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn open(&self, rel_path: &str) -> Result<Option<Box<dyn std::io::Read + Send>>> {
+        let path = self.root.join(rel_path);
+        match std::fs::File::open(&path) {
+            Ok(f) => Ok(Some(Box::new(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !self.root.is_dir() {
+                    return Err(crate::Error::io("cannot open", &self.root, e));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(crate::Error::io("cannot open", &path, e)),
+        }
+    }
+}
+
+/// Open a [`Source`] for a spec: a local directory or `s3://bucket/prefix`.
+pub fn open_source(spec: &str) -> Result<Box<dyn Source>> {
+    if spec.starts_with("s3://") {
+        return Err(crate::Error::usage(format!(
+            "{spec}: S3 input needs the S3 store, which this build does not include"
+        )));
+    }
+    Ok(Box::new(LocalSource::new(spec)))
+}
