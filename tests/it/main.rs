@@ -1,0 +1,7 @@
+//! Integration tests through the `fmprep` binary, one module per command.
+
+mod inspect;
+mod prepare;
+mod run;
+mod synth;
+mod util;
