@@ -115,7 +115,7 @@ pub struct OutputArgs {
     #[arg(short, long, env = "FMPREP_OUTPUT")]
     pub output: String,
     /// Replace a finished run (a manifest.json) at the output location.
-    #[arg(long, env = "FMPREP_OVERWRITE")]
+    #[arg(long, env = "FMPREP_OVERWRITE", value_parser = clap::builder::BoolishValueParser::new())]
     pub overwrite: bool,
     /// Records per test file (test/test_<i>.protobuf).
     #[arg(long, env = "FMPREP_TEST_CHUNK", default_value_t = 10_000)]
