@@ -1,9 +1,9 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`reader`](crate::reader) → [`filter`](crate::filter) →
-//! [`index`](crate::index) → [`split`](crate::split) → [`encode`](crate::encode) →
-//! [`recordio`](crate::recordio) → [`store`](crate::store), then the manifest last.
+//! Data flows one way: input → [`reader`] → [`filter`] →
+//! [`index`] → [`split`] → [`encode`] →
+//! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

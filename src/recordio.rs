@@ -51,8 +51,9 @@ fn put_len_field(out: &mut Vec<u8>, tag: u8, len: usize) {
 
 const VALUES_KEY: &[u8] = b"\x0a\x06values";
 
-/// Append one framed record for a sparse row: `features["values"]` = Float32Tensor{values, keys,
-/// shape: [feature_dim]}, `label["values"]` = Float32Tensor{values: [label]}.
+/// Append one framed record for a sparse row: `features["values"]` =
+/// `Float32Tensor{values, keys, shape: [feature_dim]}`, `label["values"]` =
+/// `Float32Tensor{values: [label]}`.
 pub fn encode_sparse_record(out: &mut Vec<u8>, keys: &[u32], values: &[f32], feature_dim: u64, label: f32) {
     debug_assert_eq!(keys.len(), values.len());
     let values_len = 4 * values.len();

@@ -1,4 +1,4 @@
-//! Where outputs go: a local directory or (see [`s3`] when enabled) an S3 prefix.
+//! Where outputs go: a local directory or (with the S3 store) an S3 prefix.
 //!
 //! Every output file is staged and becomes visible under its final name only when complete
 //! ([`ObjectWriter::commit`]); a writer dropped without commit discards its data. `manifest.json`
