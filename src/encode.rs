@@ -9,6 +9,7 @@ use sprs::CsMatI;
 
 use crate::error::{Error, Result};
 use crate::index::{Dims, Index};
+use crate::label::LabelOptions;
 use crate::reader::Rating;
 
 /// The sparse matrix type of a split: f32 values, u32 column indices, usize row pointers.
@@ -34,8 +35,13 @@ pub struct Encoded {
     pub labels: Vec<f32>,
 }
 
-/// The samples of the rows at `positions` (one split, in its order).
+/// The samples of the rows at `positions` (one split, in its order), labelled with the rating.
 pub fn samples(rows: &[Rating], positions: &[u32], index: &Index) -> Vec<Sample> {
+    samples_labeled(rows, positions, index, &LabelOptions::default())
+}
+
+/// The samples of the rows at `positions`, with labels made by `label`.
+pub fn samples_labeled(rows: &[Rating], positions: &[u32], index: &Index, label: &LabelOptions) -> Vec<Sample> {
     positions
         .par_iter()
         .map(|&pos| {
@@ -43,7 +49,7 @@ pub fn samples(rows: &[Rating], positions: &[u32], index: &Index) -> Vec<Sample>
             Sample {
                 customer: index.customers.index_of[r.customer() as usize],
                 product: index.products.index_of[r.product() as usize],
-                label: r.stars() as f32,
+                label: label.label(r),
             }
         })
         .collect()

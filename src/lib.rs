@@ -49,13 +49,18 @@ pub mod input;
 pub mod inspect;
 pub mod interrupt;
 pub mod keys;
+pub mod kcore;
+pub mod label;
 pub mod manifest;
+pub mod numpy_rng;
 pub mod pipeline;
 pub mod preprocessed;
 pub mod reader;
 pub mod recordio;
 pub mod rng;
+pub mod shards;
 pub mod split;
+pub mod split_mode;
 pub mod store;
 pub mod synth;
 

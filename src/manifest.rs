@@ -41,6 +41,9 @@ pub struct Manifest {
     pub stage_seconds: BTreeMap<String, f64>,
     /// Ready to pass to the SageMaker FM training job (values are strings, as the API wants).
     pub hyperparameters: BTreeMap<String, String>,
+    /// Passes of the `--k-core` filter (the last one removed nothing); absent without `--k-core`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k_core_iterations: Option<u32>,
 }
 
 /// Row counts through the pipeline. Counts a stage did not run in (e.g. read counts in `prepare`)
@@ -98,10 +101,16 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
-/// The SageMaker FM hyperparameters that follow from the data.
+/// The SageMaker FM hyperparameters that follow from the data, for rating labels.
 pub fn hyperparameters(feature_dim: u64) -> BTreeMap<String, String> {
+    hyperparameters_for(feature_dim, "regressor")
+}
+
+/// The SageMaker FM hyperparameters for `feature_dim` and a `predictor_type` (`regressor` or
+/// `binary_classifier`).
+pub fn hyperparameters_for(feature_dim: u64, predictor_type: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("feature_dim".to_string(), feature_dim.to_string()),
-        ("predictor_type".to_string(), "regressor".to_string()),
+        ("predictor_type".to_string(), predictor_type.to_string()),
     ])
 }

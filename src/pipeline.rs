@@ -16,11 +16,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::filter::{self, FilterOptions};
 use crate::index::{self, Dims, Index};
 use crate::input::Input;
+use crate::kcore;
+use crate::label::LabelOptions;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::preprocessed;
 use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
-use crate::split::{self, Split, SplitFractions, DEFAULT_SEED};
+use crate::shards;
+use crate::split::{Split, SplitFractions, DEFAULT_SEED};
+use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
 use crate::store::{Source, Store, MANIFEST};
 
 /// Options of a pipeline run.
@@ -40,6 +44,19 @@ pub struct Options {
     pub threads: usize,
     /// Replace a finished run at the output location.
     pub overwrite: bool,
+    /// How rows are assigned to the splits.
+    pub split_mode: SplitMode,
+    /// holdout-last: also hold out each customer's next latest row for validation.
+    pub holdout_validate: bool,
+    /// The generator of the shuffles (fmprep's, or numpy's for the migration check).
+    pub shuffle: Shuffle,
+    /// What the record labels are.
+    pub label: LabelOptions,
+    /// Repeat the long-tail rule (on de-duplicated rows) until nothing changes.
+    pub k_core: bool,
+    /// Write the training split as this many `train/train_<i>.protobuf` shards, plus a SageMaker
+    /// manifest file per split; `None` writes the single `train/train.protobuf`.
+    pub train_shards: Option<usize>,
 }
 
 impl Default for Options {
@@ -52,6 +69,12 @@ impl Default for Options {
             test_chunk: 10_000,
             threads: 0,
             overwrite: false,
+            split_mode: SplitMode::Random,
+            holdout_validate: false,
+            shuffle: Shuffle::Fmprep,
+            label: LabelOptions::default(),
+            k_core: false,
+            train_shards: None,
         }
     }
 }
@@ -66,7 +89,24 @@ impl Options {
         if self.read.chunk_bytes < 1024 {
             return Err(Error::usage("the read chunk size must be at least 1 KiB"));
         }
-        Ok(())
+        if self.train_shards == Some(0) {
+            return Err(Error::usage("--train-shards must be at least 1"));
+        }
+        if self.shuffle == Shuffle::Numpy {
+            crate::numpy_rng::Mt19937::from_seed(self.seed)?;
+        }
+        self.label.validate()
+    }
+
+    /// The split settings.
+    pub fn split_options(&self) -> SplitOptions {
+        SplitOptions {
+            mode: self.split_mode,
+            fractions: self.split,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            holdout_validate: self.holdout_validate,
+        }
     }
 
     /// The rayon pool for this run.
@@ -93,6 +133,10 @@ pub struct Dataset {
     pub index: Index,
     /// Row positions of each split.
     pub split: Split,
+    /// How labels are made.
+    pub label: LabelOptions,
+    /// Passes of the k-core filter, when it ran.
+    pub k_core_iterations: Option<u32>,
 }
 
 impl Dataset {
@@ -111,7 +155,7 @@ impl Dataset {
 
     /// The samples (index space) of one split's positions.
     pub fn samples(&self, positions: &[u32]) -> Vec<Sample> {
-        encode::samples(&self.rows, positions, &self.index)
+        encode::samples_labeled(&self.rows, positions, &self.index, &self.label)
     }
 }
 
@@ -152,7 +196,9 @@ pub fn build_dataset(
     timer: &mut Timer,
 ) -> Result<Dataset> {
     let name = input.name.clone();
-    let ratings = timer.stage("read", || reader::read_ratings(input, &opts.read, pool))?;
+    let mut read = opts.read.clone();
+    read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
+    let ratings = timer.stage("read", || reader::read_ratings(input, &read, pool))?;
     crate::interrupt::check()?;
     if ratings.rows.is_empty() {
         return Err(Error::bad_input(format!(
@@ -161,9 +207,14 @@ pub fn build_dataset(
             ratings.stats.bad_lines.total()
         )));
     }
-    let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
-    let after_long_tail = kept.len() as u64;
-    let rows = timer.stage("dedupe", || filter::dedupe(kept));
+    let (rows, after_long_tail, k_core_iterations) = if opts.k_core {
+        let k = timer.stage("filter", || kcore::k_core(&ratings, &opts.filter));
+        (k.rows, k.after_long_tail, Some(k.iterations))
+    } else {
+        let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
+        let after_long_tail = kept.len() as u64;
+        (timer.stage("dedupe", || filter::dedupe(kept)), after_long_tail, None)
+    };
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
             "{name}: no rows left after the long-tail filter ({} valid rows; none has a customer with >= {} \
@@ -172,17 +223,27 @@ pub fn build_dataset(
         )));
     }
     let index = timer.stage("index", || Index::build(&rows, &ratings));
-    let split = timer.stage("split", || split::split(rows.len(), &opts.split, opts.seed));
+    let split = timer.stage("split", || {
+        let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
+        split_mode::split_rows(
+            &rows,
+            times.as_deref(),
+            &index.customers.index_of,
+            &opts.split_options(),
+        )
+    })?;
     Ok(Dataset {
         ratings,
         after_long_tail,
         rows,
         index,
         split,
+        label: opts.label,
+        k_core_iterations,
     })
 }
 
-fn write_object(
+pub(crate) fn write_object(
     store: &dyn Store,
     path: &str,
     records: u64,
@@ -251,6 +312,29 @@ pub fn write_split(
         .collect()
 }
 
+/// [`write_split`], or the training shards when `opts.train_shards` asks for them.
+fn write_split_opts(
+    store: &dyn Store,
+    split_name: &str,
+    enc: &Encoded,
+    opts: &Options,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<FileEntry>> {
+    match (split_name, opts.train_shards) {
+        ("train", Some(n)) => shards::write_train(store, enc, n, pool),
+        _ => write_split(store, split_name, enc, opts.test_chunk, pool),
+    }
+}
+
+/// With `--train-shards`, the SageMaker manifest files of the splits, as a `manifests` group.
+fn add_manifests(store: &dyn Store, opts: &Options, files: &mut BTreeMap<String, Vec<FileEntry>>) -> Result<()> {
+    if opts.train_shards.is_some() {
+        let entries = shards::write_manifests(store, files)?;
+        files.insert("manifests".to_string(), entries);
+    }
+    Ok(())
+}
+
 fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     [
         ("train", &split.train),
@@ -293,7 +377,8 @@ fn new_manifest(
         options: serde_json::to_value(opts).expect("options serialise"),
         elapsed_seconds: 0.0,
         stage_seconds: BTreeMap::new(),
-        hyperparameters: manifest::hyperparameters(dims.feature_dim()),
+        hyperparameters: manifest::hyperparameters_for(dims.feature_dim(), opts.label.predictor_type()),
+        k_core_iterations: None,
     }
 }
 
@@ -318,11 +403,13 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
         })?;
         files.insert(
             name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
+            timer.stage("write", || write_split_opts(store, name, &enc, opts, &pool))?,
         );
     }
+    timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
+    m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer)
 }
 
@@ -362,6 +449,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
         files,
     );
     m.bad_line_examples = ds.ratings.stats.examples.clone();
+    m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer)
 }
 
@@ -479,9 +567,10 @@ pub fn prepare(
             .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
         files.insert(
             name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
+            timer.stage("write", || write_split_opts(store, name, &enc, opts, &pool))?,
         );
     }
+    timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let counts = Counts {
         after_dedupe: splits.iter().map(|s| s.len() as u64).sum(),
         train: splits[0].len() as u64,

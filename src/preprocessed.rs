@@ -29,7 +29,12 @@ pub fn write_csv<W: Write + ?Sized>(out: &mut W, samples: &[Sample]) -> std::io:
         line.push(b',');
         line.extend_from_slice(num.format(s.product).as_bytes());
         line.push(b',');
-        line.extend_from_slice(num.format(s.label as u32).as_bytes());
+        if s.label.fract() == 0.0 && s.label >= 0.0 {
+            line.extend_from_slice(num.format(s.label as u32).as_bytes());
+        } else {
+            // Half-star ratings (3.5): Rust prints the shortest exact form.
+            line.extend_from_slice(s.label.to_string().as_bytes());
+        }
         line.push(b'\n');
         out.write_all(&line)?;
     }

@@ -90,6 +90,8 @@ pub struct ColumnNames {
     pub rating: String,
     /// The product title column; optional, titles are empty when absent from the header.
     pub title: String,
+    /// The time column (`YYYY-MM-DD` or Unix seconds), read only when [`ReadOptions::read_times`].
+    pub time: String,
 }
 
 impl Default for ColumnNames {
@@ -99,6 +101,7 @@ impl Default for ColumnNames {
             product: "product_id".into(),
             rating: "star_rating".into(),
             title: "product_title".into(),
+            time: "review_date".into(),
         }
     }
 }
@@ -118,6 +121,67 @@ pub struct ReadOptions {
     pub columns: ColumnNames,
     /// How many bad lines are kept as examples (with line numbers) for reporting.
     pub bad_line_examples: usize,
+    /// Which rating values are valid.
+    pub rating_scale: RatingScale,
+    /// Read the time column (required then) into [`Ratings::times`]; off by default so the hot
+    /// path and the memory stay as small as they are without it.
+    pub read_times: bool,
+}
+
+/// The rating values a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RatingScale {
+    /// Exactly one digit `1`..`5` (the reviews dataset's star ratings).
+    #[default]
+    Stars,
+    /// `0.5`..`5.0` in steps of 0.5, written `4`, `4.0`, `4.5` or `.5` (MovieLens).
+    HalfStars,
+}
+
+impl std::str::FromStr for RatingScale {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "stars" | "1-5" => Ok(RatingScale::Stars),
+            "half-stars" | "0.5-5" => Ok(RatingScale::HalfStars),
+            _ => Err(format!("invalid rating scale {s:?}: use stars (1..5) or half-stars (0.5..5.0)")),
+        }
+    }
+}
+
+impl RatingScale {
+    /// The rating as half-steps (`2 * rating`, 1..=10), or `None` when not on this scale.
+    #[inline]
+    pub fn parse(self, field: &[u8]) -> Option<u8> {
+        match (self, field) {
+            (_, [b @ b'1'..=b'5']) => Some(2 * (b - b'0')),
+            (RatingScale::Stars, _) => None,
+            (RatingScale::HalfStars, _) => {
+                let (int, frac) = match field.iter().position(|&b| b == b'.') {
+                    Some(i) => (&field[..i], &field[i + 1..]),
+                    None => (field, &b""[..]),
+                };
+                let whole = match int {
+                    [] => 0,
+                    [d @ b'0'..=b'5'] => d - b'0',
+                    _ => return None,
+                };
+                let half = match frac {
+                    [] => 0,
+                    [b'0', rest @ ..] if rest.iter().all(|&b| b == b'0') => 0,
+                    [b'5', rest @ ..] if rest.iter().all(|&b| b == b'0') => 1,
+                    _ => return None,
+                };
+                if int.is_empty() && frac.is_empty() {
+                    return None;
+                }
+                let h = 2 * whole + half;
+                (1..=10).contains(&h).then_some(h)
+            }
+        }
+    }
 }
 
 impl Default for ReadOptions {
@@ -129,6 +193,8 @@ impl Default for ReadOptions {
             chunk_bytes: 2 << 20,
             columns: ColumnNames::default(),
             bad_line_examples: 5,
+            rating_scale: RatingScale::Stars,
+            read_times: false,
         }
     }
 }
@@ -149,6 +215,9 @@ pub enum BadKind {
     InvalidUtf8Id,
     /// The line is longer than the configured limit.
     LineTooLong,
+    /// The time column is not a `YYYY-MM-DD` date (1970..2106) or Unix seconds (only checked when
+    /// times are read).
+    BadTime,
 }
 
 impl BadKind {
@@ -160,6 +229,7 @@ impl BadKind {
             BadKind::BadStarRating => "star rating is not an integer 1..5",
             BadKind::InvalidUtf8Id => "id is not valid UTF-8",
             BadKind::LineTooLong => "line longer than --max-line-bytes",
+            BadKind::BadTime => "time is not YYYY-MM-DD or Unix seconds",
         }
     }
 }
@@ -179,6 +249,13 @@ pub struct BadLineCounts {
     pub invalid_utf8_id: u64,
     /// Lines over the length limit.
     pub line_too_long: u64,
+    /// Lines whose time column does not parse (only when times are read; omitted when zero).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bad_time: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl BadLineCounts {
@@ -194,6 +271,7 @@ impl BadLineCounts {
             BadKind::BadStarRating => &mut self.bad_star_rating,
             BadKind::InvalidUtf8Id => &mut self.invalid_utf8_id,
             BadKind::LineTooLong => &mut self.line_too_long,
+            BadKind::BadTime => &mut self.bad_time,
         }
     }
 
@@ -204,6 +282,7 @@ impl BadLineCounts {
         self.bad_star_rating += other.bad_star_rating;
         self.invalid_utf8_id += other.invalid_utf8_id;
         self.line_too_long += other.line_too_long;
+        self.bad_time += other.bad_time;
     }
 
     /// All skipped lines.
@@ -214,6 +293,7 @@ impl BadLineCounts {
             + self.bad_star_rating
             + self.invalid_utf8_id
             + self.line_too_long
+            + self.bad_time
     }
 }
 
@@ -258,21 +338,30 @@ pub struct ReadStats {
     pub examples: Vec<BadLine>,
 }
 
-/// One valid rating, packed into 64 bits: customer code (32 bits), product code (29 bits) and
-/// star rating (3 bits). Packing halves the memory of the largest table the pipeline keeps, and
-/// `pair()` gives a ready-made (customer, product) key for de-duplication.
+/// One valid rating, packed into 64 bits: customer code (32 bits), product code (28 bits) and
+/// the rating in half-steps (4 bits: `2 * rating`, 1..=10, so half-star scales fit). Packing halves
+/// the memory of the largest table the pipeline keeps, and `pair()` gives a ready-made (customer,
+/// product) key for de-duplication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Rating(u64);
 
 impl Rating {
-    /// Largest product code that fits.
-    pub const MAX_PRODUCT: u32 = (1 << 29) - 1;
+    /// Largest product code that fits (268 million products; the whole reviews dataset has about
+    /// 21 million).
+    pub const MAX_PRODUCT: u32 = (1 << 28) - 1;
 
     /// Pack a rating. `stars` must be 1..=5 and `product <= MAX_PRODUCT`.
     #[inline]
     pub fn new(customer: u32, product: u32, stars: u8) -> Self {
-        debug_assert!(product <= Self::MAX_PRODUCT && (1..=5).contains(&stars));
-        Rating(((customer as u64) << 32) | ((product as u64) << 3) | stars as u64)
+        debug_assert!((1..=5).contains(&stars));
+        Self::from_half_steps(customer, product, 2 * stars)
+    }
+
+    /// Pack a rating given in half-steps (`2 * rating`, 1..=10).
+    #[inline]
+    pub fn from_half_steps(customer: u32, product: u32, half_steps: u8) -> Self {
+        debug_assert!(product <= Self::MAX_PRODUCT && (1..=10).contains(&half_steps));
+        Rating(((customer as u64) << 32) | ((product as u64) << 4) | half_steps as u64)
     }
 
     /// Customer code.
@@ -284,19 +373,32 @@ impl Rating {
     /// Product code.
     #[inline]
     pub fn product(self) -> u32 {
-        ((self.0 >> 3) & Self::MAX_PRODUCT as u64) as u32
+        ((self.0 >> 4) & Self::MAX_PRODUCT as u64) as u32
     }
 
-    /// Star rating 1..=5.
+    /// The rating in whole stars, rounded down: exact on the default 1..5 scale. See
+    /// [`Rating::value`] for half-star scales.
     #[inline]
     pub fn stars(self) -> u8 {
-        (self.0 & 7) as u8
+        self.half_steps() / 2
+    }
+
+    /// The rating in half-steps, `2 * rating`, 1..=10.
+    #[inline]
+    pub fn half_steps(self) -> u8 {
+        (self.0 & 15) as u8
+    }
+
+    /// The rating value (1.0..=5.0, or 0.5..=5.0 on the half-star scale).
+    #[inline]
+    pub fn value(self) -> f32 {
+        self.half_steps() as f32 * 0.5
     }
 
     /// The (customer, product) pair as one integer.
     #[inline]
     pub fn pair(self) -> u64 {
-        self.0 >> 3
+        self.0 >> 4
     }
 }
 
@@ -311,6 +413,9 @@ pub struct Ratings {
     pub titles: ByteList,
     /// Valid ratings in input order.
     pub rows: Vec<Rating>,
+    /// Per row, its time in seconds since 1970 (a `YYYY-MM-DD` date counts from its midnight,
+    /// UTC); empty unless [`ReadOptions::read_times`].
+    pub times: Vec<u32>,
     /// Counters.
     pub stats: ReadStats,
 }
@@ -358,12 +463,19 @@ struct Layout {
     role: Vec<Option<usize>>,
     /// Whether a title column exists.
     has_title: bool,
+    /// Whether the time column is read (then it exists).
+    has_time: bool,
+    /// Valid rating values.
+    scale: RatingScale,
 }
 
 const CUSTOMER: usize = 0;
 const PRODUCT: usize = 1;
 const RATING: usize = 2;
 const TITLE: usize = 3;
+const TIME: usize = 4;
+/// Number of column roles: the spans of a line.
+const ROLES: usize = 5;
 
 fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -374,10 +486,14 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
         (&opts.columns.product, PRODUCT, true),
         (&opts.columns.rating, RATING, true),
         (&opts.columns.title, TITLE, false),
+        (&opts.columns.time, TIME, opts.read_times),
     ];
     let mut missing = Vec::new();
     let mut has_title = false;
     for (name, slot, required) in wanted {
+        if slot == TIME && !opts.read_times {
+            continue;
+        }
         let hits: Vec<usize> = names
             .iter()
             .enumerate()
@@ -420,6 +536,8 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
         fields: names.len(),
         role,
         has_title,
+        has_time: opts.read_times,
+        scale: opts.rating_scale,
     })
 }
 
@@ -429,7 +547,10 @@ struct ParsedRow {
     customer: (u32, u32),
     product: (u32, u32),
     title: (u32, u32),
+    /// The rating in half-steps.
     stars: u8,
+    /// Seconds since 1970; 0 when times are not read.
+    time: u32,
     customer_hash: u64,
     product_hash: u64,
     customer_small: SmallKey,
@@ -461,12 +582,49 @@ fn is_utf8(bytes: &[u8]) -> bool {
 }
 
 /// Validate one line's fields; `spans` hold (start, end) of each role within `data`.
+/// Seconds since 1970-01-01 of a time field: `YYYY-MM-DD` (midnight UTC) or plain Unix seconds.
+/// `None` for anything else, or outside 1970..=2106 (what a `u32` holds).
+pub fn parse_time(field: &[u8]) -> Option<u32> {
+    let digits = |b: &[u8]| -> Option<u64> {
+        if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(b.iter().fold(0u64, |v, &d| v * 10 + (d - b'0') as u64))
+    };
+    if let Some(secs) = digits(field) {
+        return u32::try_from(secs).ok();
+    }
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *field else {
+        return None;
+    };
+    let (y, m, d) = (
+        digits(&[y0, y1, y2, y3])? as i64,
+        digits(&[m0, m1])? as i64,
+        digits(&[d0, d1])? as i64,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || d < 1 || d > month_days[m as usize - 1] {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian calendar.
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u32::try_from(days * 86_400).ok()
+}
+
+/// Validate one line's fields; returns the rating in half-steps and the time (0 unless read).
 fn check_line(
     data: &[u8],
     fields: usize,
     layout: &Layout,
-    spans: &[(u32, u32); 4],
-) -> std::result::Result<u8, (BadKind, String)> {
+    spans: &[(u32, u32); ROLES],
+) -> std::result::Result<(u8, u32), (BadKind, String)> {
     if fields != layout.fields {
         return Err((
             BadKind::FieldCount,
@@ -487,12 +645,19 @@ fn check_line(
             excerpt(if is_utf8(customer) { product } else { customer }),
         ));
     }
-    match rating {
-        [b @ b'1'..=b'5'] => Ok(b - b'0'),
-        other => Err((
+    let Some(stars) = layout.scale.parse(rating) else {
+        return Err((
             BadKind::BadStarRating,
-            format!("star_rating {:?}", excerpt(other)),
-        )),
+            format!("star_rating {:?}", excerpt(rating)),
+        ));
+    };
+    if !layout.has_time {
+        return Ok((stars, 0));
+    }
+    let time = field(TIME);
+    match parse_time(time) {
+        Some(t) => Ok((stars, t)),
+        None => Err((BadKind::BadTime, format!("time {:?}", excerpt(time)))),
     }
 }
 
@@ -550,12 +715,12 @@ fn parse_chunk(
         bad: BadLineCounts::default(),
         examples: Vec::new(),
     };
-    let mut spans = [(0u32, 0u32); 4];
+    let mut spans = [(0u32, 0u32); ROLES];
     let mut field = 0usize;
     let mut field_start = 0usize;
     let mut line_start = 0usize;
     let finish_line =
-        |line_start: usize, end: usize, field: usize, spans: &mut [(u32, u32); 4], out: &mut ParsedChunk| {
+        |line_start: usize, end: usize, field: usize, spans: &mut [(u32, u32); ROLES], out: &mut ParsedChunk| {
             out.lines += 1;
             // A CRLF line: the '\r' belongs to the last field, whichever role it plays.
             if end > line_start && data[end - 1] == b'\r' {
@@ -574,7 +739,7 @@ fn parse_chunk(
                 return;
             }
             match check_line(&data, field, layout, spans) {
-                Ok(stars) => {
+                Ok((stars, time)) => {
                     let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
                     let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
                     let (c, p) = (key(spans[CUSTOMER]), key(spans[PRODUCT]));
@@ -583,6 +748,7 @@ fn parse_chunk(
                         product: spans[PRODUCT],
                         title,
                         stars,
+                        time,
                         customer_hash: c.hash,
                         product_hash: p.hash,
                         customer_small: c.small,
@@ -1023,12 +1189,15 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
         if new {
             if p > Rating::MAX_PRODUCT {
                 return Err(Error::bad_input(
-                    "more than 2^29 distinct products; fmprep cannot index them",
+                    "more than 2^28 distinct products; fmprep cannot index them",
                 ));
             }
             r.titles.push(span(row.title));
         }
-        r.rows.push(Rating::new(c, p, row.stars));
+        r.rows.push(Rating::from_half_steps(c, p, row.stars));
+        if opts.read_times {
+            r.times.push(row.time);
+        }
     }
     let s = &mut r.stats;
     s.input_lines += chunk.lines;

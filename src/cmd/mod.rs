@@ -1,5 +1,6 @@
 //! Subcommands: flag definitions (clap) and thin adapters over the library.
 
+pub mod data;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;
@@ -95,16 +96,20 @@ pub struct CommonArgs {
     /// Lines longer than this (bytes) are skipped as malformed without being buffered.
     #[arg(long, env = "FMPREP_MAX_LINE_BYTES", default_value_t = 16 << 20)]
     pub max_line_bytes: usize,
+    #[command(flatten)]
+    pub data: data::DataArgs,
 }
 
 impl CommonArgs {
     pub fn read_options(&self) -> ReadOptions {
-        ReadOptions {
+        let mut read = ReadOptions {
             delimiter: self.delimiter,
             max_bad_lines: self.max_bad_lines,
             max_line_bytes: self.max_line_bytes.max(1024),
             ..ReadOptions::default()
-        }
+        };
+        self.data.columns.apply(&mut read);
+        read
     }
 }
 
@@ -123,6 +128,10 @@ pub struct OutputArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "FMPREP_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Write train/train_<i>.protobuf in N near-equal shards (for ShardedByS3Key) plus a SageMaker
+    /// manifest file per split (train/train.manifest, ...).
+    #[arg(long, env = "FMPREP_TRAIN_SHARDS")]
+    pub train_shards: Option<usize>,
 }
 
 pub fn parse_delimiter(s: &str) -> Result<u8, String> {

@@ -46,6 +46,7 @@ fn options(out: &OutputArgs, common: Option<&CommonArgs>) -> Options {
         test_chunk: out.test_chunk,
         threads: out.threads,
         overwrite: out.overwrite,
+        train_shards: out.train_shards,
         ..Options::default()
     };
     if let Some(c) = common {
@@ -56,6 +57,7 @@ fn options(out: &OutputArgs, common: Option<&CommonArgs>) -> Options {
         };
         o.split = c.split;
         o.seed = c.seed;
+        c.data.apply(&mut o);
     }
     o
 }
@@ -100,6 +102,12 @@ fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
 
 pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     let opts = options(&a.output, Some(&a.common));
+    if matches!(mode, Mode::Preprocess) && opts.train_shards.is_some() {
+        return Err(fmprep::Error::usage(
+            "--train-shards applies to the protobuf files of run and prepare, not to preprocess's CSVs",
+        )
+        .into());
+    }
     let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
     let store = fmprep::store::open_store(&a.output.output)?;
     ui::info(&format!("reading {} ({:?})", input.name, input.compression));

@@ -1,0 +1,115 @@
+//! Training shards and SageMaker manifest files.
+//!
+//! `--train-shards N` writes the training split as `train/train_<i>.protobuf`, `i` in `0..N`, of
+//! near-equal record counts (they differ by at most one; the first `n % N` shards get the extra
+//! record), so that an `S3DataDistributionType=ShardedByS3Key` channel hands one file to each of N
+//! training instances. Each split then also gets a manifest in SageMaker's `ManifestFile` S3 data
+//! type, `train/train.manifest`, `validate/validate.manifest`, `test/test.manifest`:
+//!
+//! ```json
+//! [{"prefix": "s3://bucket/run/train/"}, "train_0.protobuf", "train_1.protobuf"]
+//! ```
+//!
+//! The prefix is the output location as [`Store::describe`] names it (a local path for local
+//! output, the `s3://` URL for S3) plus the split's folder.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::encode::Encoded;
+use crate::error::Result;
+use crate::manifest::FileEntry;
+use crate::pipeline::write_object;
+use crate::recordio;
+use crate::store::Store;
+
+/// Record ranges of `n` records cut into `shards` near-equal parts (empty parts when `n < shards`).
+pub fn shard_ranges(n: usize, shards: usize) -> Vec<Range<usize>> {
+    let shards = shards.max(1);
+    let (base, extra) = (n / shards, n % shards);
+    let mut start = 0;
+    (0..shards)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
+}
+
+/// The `ManifestFile` JSON of one split: the prefix object, then the file names relative to it.
+pub fn manifest_json(store: &dyn Store, split: &str, files: &[FileEntry]) -> String {
+    let root = store.describe();
+    let prefix = format!("{}/{split}/", root.trim_end_matches('/'));
+    let mut items = vec![serde_json::json!({ "prefix": prefix })];
+    for f in files {
+        let name = f.path.strip_prefix(&format!("{split}/")).unwrap_or(&f.path);
+        items.push(serde_json::Value::String(name.to_string()));
+    }
+    let mut text = serde_json::to_string(&items).expect("manifest serialises");
+    text.push('\n');
+    text
+}
+
+/// Write the training split as `train/train_<i>.protobuf`, `i` in `0..shards`.
+pub fn write_train(store: &dyn Store, enc: &Encoded, shards: usize, pool: &rayon::ThreadPool) -> Result<Vec<FileEntry>> {
+    shard_ranges(enc.labels.len(), shards)
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            let records = range.len() as u64;
+            write_object(store, &format!("train/train_{i}.protobuf"), records, |w| {
+                pool.install(|| recordio::write_records(w, enc, range)).map(|_| ())
+            })
+        })
+        .collect()
+}
+
+/// Write `<split>/<split>.manifest` for the train, validate and test groups of `files`; returns
+/// their entries (`records` = number of files listed).
+pub fn write_manifests(store: &dyn Store, files: &BTreeMap<String, Vec<FileEntry>>) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    for split in ["train", "validate", "test"] {
+        let listed = files.get(split).map(Vec::as_slice).unwrap_or_default();
+        let json = manifest_json(store, split, listed);
+        out.push(write_object(store, &format!("{split}/{split}.manifest"), listed.len() as u64, |w| {
+            w.write_all(json.as_bytes())
+        })?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_equal_ranges_cover_everything() {
+        let r = shard_ranges(10, 3);
+        assert_eq!(r, vec![0..4, 4..7, 7..10]);
+        assert_eq!(shard_ranges(2, 3), vec![0..1, 1..2, 2..2]);
+        assert_eq!(shard_ranges(0, 1), vec![0..0]);
+    }
+
+    #[test]
+    fn manifest_has_prefix_then_names() {
+        let store = crate::store::LocalStore::new("/data/run/");
+        let files = vec![
+            FileEntry {
+                path: "train/train_0.protobuf".into(),
+                records: 1,
+                bytes: 2,
+            },
+            FileEntry {
+                path: "train/train_1.protobuf".into(),
+                records: 1,
+                bytes: 2,
+            },
+        ];
+        assert_eq!(
+            manifest_json(&store, "train", &files),
+            "[{\"prefix\":\"/data/run/train/\"},\"train_0.protobuf\",\"train_1.protobuf\"]\n"
+        );
+    }
+}
