@@ -532,6 +532,15 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
     Ok(dims)
 }
 
+/// The `hyperparameters.predictor_type` of a preprocess output's manifest, if it has one.
+fn predictor_type_of(source: &dyn Source) -> Result<Option<String>> {
+    let Some(text) = read_to_string(source, MANIFEST)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(v["hyperparameters"]["predictor_type"].as_str().map(str::to_string))
+}
+
 /// Stages 5-6 from a preprocess output (or the Python pipeline's CSVs) at `source`.
 pub fn prepare(
     source: &dyn Source,
@@ -578,6 +587,10 @@ pub fn prepare(
         test: splits[2].len() as u64,
         ..Counts::default()
     };
-    let m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
+    let mut m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
+    if let Some(pt) = predictor_type_of(source)? {
+        // Labels come from the CSVs: keep what preprocess said they are (e.g. binary).
+        m.hyperparameters.insert("predictor_type".to_string(), pt);
+    }
     finish(store, m, &mut timer)
 }

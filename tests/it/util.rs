@@ -156,3 +156,51 @@ pub fn map_ids(tsv: &[u8]) -> Vec<String> {
     }
     ids
 }
+
+/// A small TSV with only the three required columns (and an optional date), rows as given.
+pub fn mini_tsv(rows: &[(&str, &str, &str)]) -> String {
+    let mut text = String::from("customer_id\tproduct_id\tstar_rating\n");
+    for (c, p, s) in rows {
+        text += &format!("{c}\t{p}\t{s}\n");
+    }
+    text
+}
+
+/// Every record of an output directory's splits, mapped back to ids through its maps:
+/// (split, customer_id, product_id, label), in file order.
+pub fn decoded(w: &Workdir, dir: &str) -> Vec<(String, String, String, f32)> {
+    let customers = map_ids(&w.read(&format!("{dir}/maps/customers.tsv")));
+    let products = map_ids(&w.read(&format!("{dir}/maps/products.tsv")));
+    let n_customers = customers.len() as u64;
+    let mut out = Vec::new();
+    for (split, files) in split_files(w, dir) {
+        for f in files {
+            for (keys, label, _) in records(&w.read(&format!("{dir}/{f}"))) {
+                out.push((
+                    split.to_string(),
+                    customers[keys[0] as usize].clone(),
+                    products[(keys[1] - n_customers) as usize].clone(),
+                    label,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The protobuf files of each split, in order, as listed by the run's manifest.
+pub fn split_files(w: &Workdir, dir: &str) -> Vec<(&'static str, Vec<String>)> {
+    let m: serde_json::Value = serde_json::from_slice(&w.read(&format!("{dir}/manifest.json"))).unwrap();
+    ["train", "validate", "test"]
+        .into_iter()
+        .map(|s| {
+            let files = m["files"][s]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect();
+            (s, files)
+        })
+        .collect()
+}
