@@ -41,7 +41,12 @@ pub fn samples(rows: &[Rating], positions: &[u32], index: &Index) -> Vec<Sample>
 }
 
 /// The samples of the rows at `positions`, with labels made by `label`.
-pub fn samples_labeled(rows: &[Rating], positions: &[u32], index: &Index, label: &LabelOptions) -> Vec<Sample> {
+pub fn samples_labeled(
+    rows: &[Rating],
+    positions: &[u32],
+    index: &Index,
+    label: &LabelOptions,
+) -> Vec<Sample> {
     positions
         .par_iter()
         .map(|&pos| {

@@ -213,7 +213,11 @@ pub fn build_dataset(
     } else {
         let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
         let after_long_tail = kept.len() as u64;
-        (timer.stage("dedupe", || filter::dedupe(kept)), after_long_tail, None)
+        (
+            timer.stage("dedupe", || filter::dedupe(kept)),
+            after_long_tail,
+            None,
+        )
     };
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
@@ -327,7 +331,11 @@ fn write_split_opts(
 }
 
 /// With `--train-shards`, the SageMaker manifest files of the splits, as a `manifests` group.
-fn add_manifests(store: &dyn Store, opts: &Options, files: &mut BTreeMap<String, Vec<FileEntry>>) -> Result<()> {
+fn add_manifests(
+    store: &dyn Store,
+    opts: &Options,
+    files: &mut BTreeMap<String, Vec<FileEntry>>,
+) -> Result<()> {
     if opts.train_shards.is_some() {
         let entries = shards::write_manifests(store, files)?;
         files.insert("manifests".to_string(), entries);
@@ -538,7 +546,9 @@ fn predictor_type_of(source: &dyn Source) -> Result<Option<String>> {
         return Ok(None);
     };
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    Ok(v["hyperparameters"]["predictor_type"].as_str().map(str::to_string))
+    Ok(v["hyperparameters"]["predictor_type"]
+        .as_str()
+        .map(str::to_string))
 }
 
 /// Stages 5-6 from a preprocess output (or the Python pipeline's CSVs) at `source`.

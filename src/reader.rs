@@ -146,7 +146,9 @@ impl std::str::FromStr for RatingScale {
         match s {
             "stars" | "1-5" => Ok(RatingScale::Stars),
             "half-stars" | "0.5-5" => Ok(RatingScale::HalfStars),
-            _ => Err(format!("invalid rating scale {s:?}: use stars (1..5) or half-stars (0.5..5.0)")),
+            _ => Err(format!(
+                "invalid rating scale {s:?}: use stars (1..5) or half-stars (0.5..5.0)"
+            )),
         }
     }
 }
@@ -603,7 +605,20 @@ pub fn parse_time(field: &[u8]) -> Option<u32> {
         digits(&[d0, d1])? as i64,
     );
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&m) || d < 1 || d > month_days[m as usize - 1] {
         return None;
     }
@@ -719,50 +734,53 @@ fn parse_chunk(
     let mut field = 0usize;
     let mut field_start = 0usize;
     let mut line_start = 0usize;
-    let finish_line =
-        |line_start: usize, end: usize, field: usize, spans: &mut [(u32, u32); ROLES], out: &mut ParsedChunk| {
-            out.lines += 1;
-            // A CRLF line: the '\r' belongs to the last field, whichever role it plays.
-            if end > line_start && data[end - 1] == b'\r' {
-                for s in spans.iter_mut() {
-                    if s.1 as usize == end {
-                        s.1 -= 1;
-                    }
-                }
-                if end - 1 == line_start {
-                    out.blank += 1;
-                    return;
+    let finish_line = |line_start: usize,
+                       end: usize,
+                       field: usize,
+                       spans: &mut [(u32, u32); ROLES],
+                       out: &mut ParsedChunk| {
+        out.lines += 1;
+        // A CRLF line: the '\r' belongs to the last field, whichever role it plays.
+        if end > line_start && data[end - 1] == b'\r' {
+            for s in spans.iter_mut() {
+                if s.1 as usize == end {
+                    s.1 -= 1;
                 }
             }
-            if end == line_start {
+            if end - 1 == line_start {
                 out.blank += 1;
                 return;
             }
-            match check_line(&data, field, layout, spans) {
-                Ok((stars, time)) => {
-                    let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
-                    let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
-                    let (c, p) = (key(spans[CUSTOMER]), key(spans[PRODUCT]));
-                    out.rows.push(ParsedRow {
-                        customer: spans[CUSTOMER],
-                        product: spans[PRODUCT],
-                        title,
-                        stars,
-                        time,
-                        customer_hash: c.hash,
-                        product_hash: p.hash,
-                        customer_small: c.small,
-                        product_small: p.small,
-                    });
-                }
-                Err((kind, detail)) => {
-                    out.bad.add(kind);
-                    if out.examples.len() < keep_examples {
-                        out.examples.push((out.lines - 1, kind, detail));
-                    }
+        }
+        if end == line_start {
+            out.blank += 1;
+            return;
+        }
+        match check_line(&data, field, layout, spans) {
+            Ok((stars, time)) => {
+                let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
+                let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
+                let (c, p) = (key(spans[CUSTOMER]), key(spans[PRODUCT]));
+                out.rows.push(ParsedRow {
+                    customer: spans[CUSTOMER],
+                    product: spans[PRODUCT],
+                    title,
+                    stars,
+                    time,
+                    customer_hash: c.hash,
+                    product_hash: p.hash,
+                    customer_small: c.small,
+                    product_small: p.small,
+                });
+            }
+            Err((kind, detail)) => {
+                out.bad.add(kind);
+                if out.examples.len() < keep_examples {
+                    out.examples.push((out.lines - 1, kind, detail));
                 }
             }
-        };
+        }
+    };
     let mut base = 0usize;
     while base < data.len() {
         let (any, newlines) = separator_masks(&data[base..], delimiter);
@@ -1421,6 +1439,68 @@ mod tests {
             a.customers.iter().collect::<Vec<_>>(),
             b.customers.iter().collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn rating_scales() {
+        let stars = RatingScale::Stars;
+        assert_eq!(stars.parse(b"4"), Some(8));
+        assert_eq!(stars.parse(b"4.0"), None);
+        let half = RatingScale::HalfStars;
+        for (text, want) in [
+            (&b"4"[..], Some(8)),
+            (b"4.0", Some(8)),
+            (b"4.5", Some(9)),
+            (b".5", Some(1)),
+            (b"0.5", Some(1)),
+            (b"5.00", Some(10)),
+            (b"5.5", None),
+            (b"0", None),
+            (b"0.0", None),
+            (b"4.25", None),
+            (b".", None),
+            (b"", None),
+            (b"10", None),
+        ] {
+            assert_eq!(half.parse(text), want, "{:?}", String::from_utf8_lossy(text));
+        }
+        assert_eq!(Rating::from_half_steps(3, 7, 9).value(), 4.5);
+        assert_eq!(
+            Rating::new(3, Rating::MAX_PRODUCT, 5).product(),
+            Rating::MAX_PRODUCT
+        );
+    }
+
+    #[test]
+    fn times_parse_as_dates_or_unix_seconds() {
+        assert_eq!(parse_time(b"1970-01-01"), Some(0));
+        assert_eq!(parse_time(b"2015-08-31"), Some(1_440_979_200));
+        assert_eq!(parse_time(b"2000-02-29"), Some(951_782_400));
+        assert_eq!(parse_time(b"1260759144"), Some(1_260_759_144));
+        for bad in [
+            &b"2015-02-29"[..],
+            b"2015-13-01",
+            b"1969-12-31",
+            b"2015-8-31",
+            b"",
+            b"-5",
+            b"99999999999",
+        ] {
+            assert_eq!(parse_time(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn times_are_read_only_when_asked() {
+        let text = format!("{HEADER}{}{}", line("1", "B1", "5"), line("2", "B1", "4"));
+        let r = parse(&text, &ReadOptions::default(), 1).unwrap();
+        assert!(r.times.is_empty());
+        let opts = ReadOptions {
+            read_times: true,
+            ..Default::default()
+        };
+        let r = parse(&text, &opts, 2).unwrap();
+        assert_eq!(r.times, vec![1_440_979_200; 2]);
     }
 
     #[test]

@@ -53,14 +53,20 @@ pub fn manifest_json(store: &dyn Store, split: &str, files: &[FileEntry]) -> Str
 }
 
 /// Write the training split as `train/train_<i>.protobuf`, `i` in `0..shards`.
-pub fn write_train(store: &dyn Store, enc: &Encoded, shards: usize, pool: &rayon::ThreadPool) -> Result<Vec<FileEntry>> {
+pub fn write_train(
+    store: &dyn Store,
+    enc: &Encoded,
+    shards: usize,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<FileEntry>> {
     shard_ranges(enc.labels.len(), shards)
         .into_iter()
         .enumerate()
         .map(|(i, range)| {
             let records = range.len() as u64;
             write_object(store, &format!("train/train_{i}.protobuf"), records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range)).map(|_| ())
+                pool.install(|| recordio::write_records(w, enc, range))
+                    .map(|_| ())
             })
         })
         .collect()
@@ -68,14 +74,20 @@ pub fn write_train(store: &dyn Store, enc: &Encoded, shards: usize, pool: &rayon
 
 /// Write `<split>/<split>.manifest` for the train, validate and test groups of `files`; returns
 /// their entries (`records` = number of files listed).
-pub fn write_manifests(store: &dyn Store, files: &BTreeMap<String, Vec<FileEntry>>) -> Result<Vec<FileEntry>> {
+pub fn write_manifests(
+    store: &dyn Store,
+    files: &BTreeMap<String, Vec<FileEntry>>,
+) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
     for split in ["train", "validate", "test"] {
         let listed = files.get(split).map(Vec::as_slice).unwrap_or_default();
         let json = manifest_json(store, split, listed);
-        out.push(write_object(store, &format!("{split}/{split}.manifest"), listed.len() as u64, |w| {
-            w.write_all(json.as_bytes())
-        })?);
+        out.push(write_object(
+            store,
+            &format!("{split}/{split}.manifest"),
+            listed.len() as u64,
+            |w| w.write_all(json.as_bytes()),
+        )?);
     }
     Ok(out)
 }

@@ -161,7 +161,12 @@ fn by_membership(perm: &[u32], member: &[u8]) -> Split {
 
 /// Split the de-duplicated `rows` (input order). `times[i]` is the time of row `i` (seconds; only
 /// read in holdout-last mode); `customer_index[code]` the index of each customer code.
-pub fn split_rows(rows: &[Rating], times: Option<&[u32]>, customer_index: &[u32], o: &SplitOptions) -> Result<Split> {
+pub fn split_rows(
+    rows: &[Rating],
+    times: Option<&[u32]>,
+    customer_index: &[u32],
+    o: &SplitOptions,
+) -> Result<Split> {
     let n = rows.len();
     let mut perm = Permuter::new(o.shuffle, o.seed)?;
     match o.mode {

@@ -31,18 +31,28 @@ fn k_core_iterates_until_every_id_meets_the_thresholds() {
     assert_eq!(m["counts"]["valid"], 10);
     assert_eq!(m["counts"]["after_long_tail"], 5); // raw rows of the core, duplicate included
     assert_eq!(m["counts"]["after_dedupe"], 4);
-    assert_eq!((m["n_customers"].as_u64(), m["n_products"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (m["n_customers"].as_u64(), m["n_products"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(
         String::from_utf8(w.read("k/maps/customers.tsv")).unwrap(),
         "customer_id\tindex\tcount\nc4\t0\t2\nc5\t1\t2\n"
     );
-    let mut got: Vec<(String, String, f32)> =
-        decoded(&w, "k").into_iter().map(|(_, c, p, l)| (c, p, l)).collect();
-    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let want: Vec<(String, String, f32)> = [("c4", "p4", 1.0), ("c4", "p5", 1.0), ("c5", "p4", 2.0), ("c5", "p5", 2.0)]
-        .iter()
-        .map(|(c, p, l)| (c.to_string(), p.to_string(), *l))
+    let mut got: Vec<(String, String, f32)> = decoded(&w, "k")
+        .into_iter()
+        .map(|(_, c, p, l)| (c, p, l))
         .collect();
+    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let want: Vec<(String, String, f32)> = [
+        ("c4", "p4", 1.0),
+        ("c4", "p5", 1.0),
+        ("c5", "p4", 2.0),
+        ("c5", "p5", 2.0),
+    ]
+    .iter()
+    .map(|(c, p, l)| (c.to_string(), p.to_string(), *l))
+    .collect();
     assert_eq!(got, want);
 }
 

@@ -20,7 +20,16 @@ const ALL: [&str; 4] = ["--min-customer-ratings", "1", "--min-product-ratings", 
 fn binary_labels_follow_the_threshold_and_predictor_type() {
     let w = Workdir::new();
     w.write("in.tsv", input());
-    let mut args = vec!["run", "in.tsv", "-o", "bin", "--label", "binary", "--positive-min", "4"];
+    let mut args = vec![
+        "run",
+        "in.tsv",
+        "-o",
+        "bin",
+        "--label",
+        "binary",
+        "--positive-min",
+        "4",
+    ];
     args.extend(ALL);
     let m = w.fmprep(&args).ok();
     assert_eq!(m["hyperparameters"]["predictor_type"], "binary_classifier");
@@ -45,7 +54,16 @@ fn binary_labels_follow_the_threshold_and_predictor_type() {
     assert_eq!(got, want);
 
     // Threshold 2: only the 1-star rating is negative.
-    let mut args = vec!["run", "in.tsv", "-o", "bin2", "--label", "binary", "--positive-min", "2"];
+    let mut args = vec![
+        "run",
+        "in.tsv",
+        "-o",
+        "bin2",
+        "--label",
+        "binary",
+        "--positive-min",
+        "2",
+    ];
     args.extend(ALL);
     w.fmprep(&args).ok();
     let negatives: Vec<(String, String)> = decoded(&w, "bin2")
@@ -91,10 +109,21 @@ fn rating_labels_are_the_default_and_preprocess_writes_binary_csv() {
 fn bad_label_flags_are_usage_errors() {
     let w = Workdir::new();
     w.write("in.tsv", input());
-    let err = w.fmprep(&["run", "in.tsv", "-o", "o", "--label", "stars"]).fails(2);
+    let err = w
+        .fmprep(&["run", "in.tsv", "-o", "o", "--label", "stars"])
+        .fails(2);
     assert!(err.contains("use rating or binary"), "{err}");
     let err = w
-        .fmprep(&["run", "in.tsv", "-o", "o", "--label", "binary", "--positive-min", "7"])
+        .fmprep(&[
+            "run",
+            "in.tsv",
+            "-o",
+            "o",
+            "--label",
+            "binary",
+            "--positive-min",
+            "7",
+        ])
         .fails(2);
     assert!(err.contains("outside the rating range"), "{err}");
 }

@@ -1,5 +1,6 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
+mod columns;
 mod inspect;
 mod kcore;
 mod labels;
@@ -7,5 +8,6 @@ mod migration;
 mod prepare;
 mod run;
 mod shards;
+mod split_modes;
 mod synth;
 mod util;

@@ -18,9 +18,9 @@ fn as_u32s(v: &serde_json::Value) -> Vec<u32> {
 }
 
 fn weighted_sum(p: &[u32]) -> u64 {
-    p.iter()
-        .enumerate()
-        .fold(0u64, |s, (i, &v)| s.wrapping_add((i as u64).wrapping_mul(v as u64)))
+    p.iter().enumerate().fold(0u64, |s, (i, &v)| {
+        s.wrapping_add((i as u64).wrapping_mul(v as u64))
+    })
 }
 
 /// Check a permutation against one fixture case (whole, or head + tail + weighted sum).
@@ -45,7 +45,10 @@ fn numpy_permutations_match_numpy_for_every_fixture() {
     let cases = f["permutations"].as_array().unwrap();
     assert!(cases.len() >= 60, "{} cases", cases.len());
     for case in cases {
-        let p = permutation(case["seed"].as_u64().unwrap() as u32, case["n"].as_u64().unwrap() as usize);
+        let p = permutation(
+            case["seed"].as_u64().unwrap() as u32,
+            case["n"].as_u64().unwrap() as usize,
+        );
         check_case(case, &p);
     }
     assert_eq!(f["pandas_sample_equals_permutation"], true);
@@ -146,9 +149,20 @@ fn shuffle_numpy_refuses_seeds_numpy_refuses() {
     let w = Workdir::new();
     w.write("in.tsv", unique_rows(10));
     let err = w
-        .fmprep(&["run", "in.tsv", "-o", "o", "--shuffle", "numpy", "--seed", "4294967296"])
+        .fmprep(&[
+            "run",
+            "in.tsv",
+            "-o",
+            "o",
+            "--shuffle",
+            "numpy",
+            "--seed",
+            "4294967296",
+        ])
         .fails(2);
     assert!(err.contains("between 0 and 4294967295"), "{err}");
-    let err = w.fmprep(&["run", "in.tsv", "-o", "o", "--shuffle", "pandas"]).fails(2);
+    let err = w
+        .fmprep(&["run", "in.tsv", "-o", "o", "--shuffle", "pandas"])
+        .fails(2);
     assert!(err.contains("use fmprep or numpy"), "{err}");
 }

@@ -8,9 +8,20 @@ fn shards_concatenate_to_the_single_train_file_and_manifests_list_them() {
     w.synth("in.tsv.gz", 20_000, 6);
     let out = w.path("sharded");
     let out_s = out.to_str().unwrap();
-    let single = w.fmprep(&["run", "in.tsv.gz", "-o", "single", "--test-chunk", "1000"]).ok();
+    let single = w
+        .fmprep(&["run", "in.tsv.gz", "-o", "single", "--test-chunk", "1000"])
+        .ok();
     let m = w
-        .fmprep(&["run", "in.tsv.gz", "-o", out_s, "--train-shards", "3", "--test-chunk", "1000"])
+        .fmprep(&[
+            "run",
+            "in.tsv.gz",
+            "-o",
+            out_s,
+            "--train-shards",
+            "3",
+            "--test-chunk",
+            "1000",
+        ])
         .ok();
     let train = m["counts"]["train"].as_u64().unwrap();
     assert_eq!(train, single["counts"]["train"].as_u64().unwrap());
@@ -51,9 +62,19 @@ fn shards_concatenate_to_the_single_train_file_and_manifests_list_them() {
         .iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ["train/train.manifest", "validate/validate.manifest", "test/test.manifest"]);
+    assert_eq!(
+        listed,
+        [
+            "train/train.manifest",
+            "validate/validate.manifest",
+            "test/test.manifest"
+        ]
+    );
     // Validate and test files are unchanged by sharding.
-    assert_eq!(w.read("sharded/validate/validate.protobuf"), w.read("single/validate/validate.protobuf"));
+    assert_eq!(
+        w.read("sharded/validate/validate.protobuf"),
+        w.read("single/validate/validate.protobuf")
+    );
 }
 
 #[test]
@@ -61,7 +82,13 @@ fn more_shards_than_records_and_bad_values() {
     let w = Workdir::new();
     w.write(
         "in.tsv",
-        mini_tsv(&[("a", "x", "5"), ("b", "x", "4"), ("c", "y", "3"), ("d", "y", "2"), ("e", "z", "1")]),
+        mini_tsv(&[
+            ("a", "x", "5"),
+            ("b", "x", "4"),
+            ("c", "y", "3"),
+            ("d", "y", "2"),
+            ("e", "z", "1"),
+        ]),
     );
     let all = ["--min-customer-ratings", "1", "--min-product-ratings", "1"];
     let mut args = vec!["run", "in.tsv", "-o", "o", "--train-shards", "4"];
