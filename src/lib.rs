@@ -45,6 +45,7 @@ pub mod encode;
 pub mod error;
 pub mod filter;
 pub mod index;
+pub mod infer;
 pub mod input;
 pub mod inspect;
 pub mod interrupt;

@@ -1,6 +1,7 @@
 //! Subcommands: flag definitions (clap) and thin adapters over the library.
 
 pub mod data;
+pub mod encode;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;
@@ -70,6 +71,10 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Decompress an input to stdout (measures the decompression floor in benchmarks).
     Decompress(synth::DecompressArgs),
+    /// Inference input: (customer_id, product_id) pairs → RecordIO-protobuf or FM endpoint JSON,
+    /// indexed with a run's maps.
+    #[command(after_help = "Example:\n  fmprep encode pairs.csv --maps out/ --format json > request.json")]
+    Encode(encode::EncodeArgs),
 }
 
 /// Flags that shape how the input is read and split.
@@ -154,6 +159,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
         Command::Inspect(a) => inspect::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Decompress(a) => synth::decompress(a),
+        Command::Encode(a) => encode::run(a),
     }
 }
 

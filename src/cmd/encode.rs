@@ -1,0 +1,117 @@
+//! `fmprep encode`: (customer_id, product_id) pairs → inference records, with a run's maps.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use fmprep::infer::{self, EncodeOptions, Format, Maps, UnknownPolicy};
+use fmprep::store::{LocalStore, Store};
+
+use super::{parse_delimiter, ui};
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// CSV or TSV of pairs with a header line (`-` = stdin; gzip detected).
+    #[arg(default_value = "-")]
+    pub input: String,
+    /// The output directory of `fmprep run`/`preprocess` (or its maps/ folder).
+    #[arg(long, env = "FMPREP_MAPS")]
+    pub maps: PathBuf,
+    /// Output file; `-` writes to stdout (then no JSON summary is printed).
+    #[arg(short, long, default_value = "-")]
+    pub output: String,
+    /// `recordio` (RecordIO-protobuf, features only, for batch transform) or `json` (FM endpoint
+    /// request bodies, one per line).
+    #[arg(long, default_value = "recordio")]
+    pub format: Format,
+    /// Rows whose customer or product is not in the maps: `error` (exit 3, nothing written),
+    /// `skip` (leave the row out) or `omit` (keep the row without the unknown id's feature).
+    #[arg(long, default_value = "error")]
+    pub unknown: UnknownPolicy,
+    /// Header name of the customer id column.
+    #[arg(long, default_value = "customer_id")]
+    pub customer_col: String,
+    /// Header name of the product id column.
+    #[arg(long, default_value = "product_id")]
+    pub product_col: String,
+    /// Field separator (default: tab if the header has one, else comma).
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// JSON: instances per request body (0 = all in one body). Endpoints take up to 6 MB a request.
+    #[arg(long, default_value_t = 0)]
+    pub batch: usize,
+}
+
+pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
+    let maps = Maps::load(&a.maps).with_context(|| format!("loading maps from {}", a.maps.display()))?;
+    ui::info(&format!(
+        "maps: {} customers, {} products, feature_dim {}",
+        maps.n_customers(),
+        maps.n_products(),
+        maps.feature_dim()
+    ));
+    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    let opts = EncodeOptions {
+        customer_col: a.customer_col,
+        product_col: a.product_col,
+        delimiter: a.delimiter,
+        unknown: a.unknown,
+        format: a.format,
+        batch: a.batch,
+        ..EncodeOptions::default()
+    };
+    let name = input.name.clone();
+    let stats = if a.output == "-" {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        infer::encode_pairs(&maps, input.reader, &name, &mut lock, &opts)?
+    } else {
+        // Staged and renamed on success, like every fmprep output file.
+        let path = Path::new(&a.output);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file = path
+            .file_name()
+            .ok_or_else(|| fmprep::Error::usage(format!("--output {}: not a file name", a.output)))?;
+        let store = LocalStore::new(dir);
+        let mut w = store.create(&file.to_string_lossy())?;
+        let stats = infer::encode_pairs(&maps, input.reader, &name, &mut w, &opts)?;
+        w.flush().ok();
+        w.commit()?;
+        stats
+    };
+    if stats.unknown_rows > 0 {
+        let first: Vec<String> = stats.unknown_examples.iter().map(|u| u.to_string()).collect();
+        let what = match opts.unknown {
+            UnknownPolicy::Skip => "skipped",
+            _ => "encoded without the unknown feature",
+        };
+        ui::warn(&format!(
+            "{} of {} rows have ids not in the maps ({} unknown customers, {} unknown products), {what}; first: {}",
+            stats.unknown_rows,
+            stats.rows,
+            stats.unknown_customers,
+            stats.unknown_products,
+            first.join(", ")
+        ));
+    }
+    ui::info(&format!(
+        "encoded {} of {} rows ({} bytes)",
+        stats.written, stats.rows, stats.bytes
+    ));
+    if a.output == "-" {
+        return Ok(None);
+    }
+    let summary = serde_json::json!({
+        "command": "encode",
+        "input": a.input,
+        "output": a.output,
+        "format": opts.format,
+        "unknown": opts.unknown,
+        "stats": stats,
+    });
+    Ok(Some(serde_json::to_string(&summary)?))
+}
