@@ -43,6 +43,7 @@
 
 pub mod encode;
 pub mod error;
+pub mod explore;
 pub mod filter;
 pub mod index;
 pub mod infer;
@@ -55,6 +56,7 @@ pub mod label;
 pub mod manifest;
 pub mod numpy_rng;
 pub mod pipeline;
+pub mod plot;
 pub mod preprocessed;
 pub mod reader;
 pub mod recordio;

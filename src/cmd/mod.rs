@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod encode;
+pub mod explore;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;
@@ -75,6 +76,9 @@ pub enum Command {
     /// indexed with a run's maps.
     #[command(after_help = "Example:\n  fmprep encode pairs.csv --maps out/ --format json > request.json")]
     Encode(encode::EncodeArgs),
+    /// Long-tail statistics of an input: rating-count quantiles, shares, a threshold sweep, plots.
+    #[command(after_help = "Example:\n  fmprep explore reviews.tsv.gz --plot explore.png")]
+    Explore(explore::ExploreArgs),
 }
 
 /// Flags that shape how the input is read and split.
@@ -160,6 +164,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
         Command::Synth(a) => synth::run(a),
         Command::Decompress(a) => synth::decompress(a),
         Command::Encode(a) => encode::run(a),
+        Command::Explore(a) => explore::run(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod columns;
 mod encode;
+mod explore;
 mod inspect;
 mod kcore;
 mod labels;

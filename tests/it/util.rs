@@ -106,6 +106,11 @@ impl Run {
         self.json()
     }
 
+    /// Assert success without looking at stdout.
+    pub fn ok_no_json(&self) {
+        assert_eq!(self.code(), 0, "fmprep failed.\nstderr:\n{}", self.stderr());
+    }
+
     /// The last stdout line as JSON.
     pub fn json(&self) -> serde_json::Value {
         let out = self.stdout();
