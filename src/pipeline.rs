@@ -18,6 +18,7 @@ use crate::index::{self, Dims, Index};
 use crate::input::Input;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::preprocessed;
+use crate::progress::Progress;
 use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::split::{self, Split, SplitFractions, DEFAULT_SEED};
@@ -40,6 +41,9 @@ pub struct Options {
     pub threads: usize,
     /// Replace a finished run at the output location.
     pub overwrite: bool,
+    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    #[serde(skip)]
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             test_chunk: 10_000,
             threads: 0,
             overwrite: false,
+            progress: None,
         }
     }
 }
@@ -67,6 +72,18 @@ impl Options {
             return Err(Error::usage("the read chunk size must be at least 1 KiB"));
         }
         Ok(())
+    }
+
+    fn set_stage(&self, name: &str) {
+        if let Some(p) = &self.progress {
+            p.set_stage(name);
+        }
+    }
+
+    fn add_records_total(&self, n: u64) {
+        if let Some(p) = &self.progress {
+            Progress::add(&p.records_total, n);
+        }
     }
 
     /// The rayon pool for this run.
@@ -152,7 +169,10 @@ pub fn build_dataset(
     timer: &mut Timer,
 ) -> Result<Dataset> {
     let name = input.name.clone();
-    let ratings = timer.stage("read", || reader::read_ratings(input, &opts.read, pool))?;
+    opts.set_stage("read");
+    let ratings = timer.stage("read", || {
+        reader::read_ratings(input, &opts.read, pool, opts.progress.as_deref())
+    })?;
     crate::interrupt::check()?;
     if ratings.rows.is_empty() {
         return Err(Error::bad_input(format!(
@@ -161,6 +181,7 @@ pub fn build_dataset(
             ratings.stats.bad_lines.total()
         )));
     }
+    opts.set_stage("filter");
     let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
     let after_long_tail = kept.len() as u64;
     let rows = timer.stage("dedupe", || filter::dedupe(kept));
@@ -228,6 +249,7 @@ pub fn write_split(
     enc: &Encoded,
     test_chunk: usize,
     pool: &rayon::ThreadPool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<FileEntry>> {
     let n = enc.labels.len();
     let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
@@ -244,7 +266,8 @@ pub fn write_split(
         .map(|(path, range)| {
             let records = range.len() as u64;
             write_object(store, &path, records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range))
+                let counter = progress.map(|p| &p.records);
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
                     .map(|_| ())
             })
         })
@@ -259,7 +282,8 @@ fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     ]
 }
 
-fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer) -> Result<Manifest> {
+fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options) -> Result<Manifest> {
+    opts.set_stage("done");
     m.stage_seconds = std::mem::take(&mut timer.stages);
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
@@ -307,6 +331,8 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     let dims = ds.index.dims();
+    opts.set_stage("write");
+    opts.add_records_total(ds.rows.len() as u64);
     let mut files = BTreeMap::new();
     files.insert(
         "maps".to_string(),
@@ -318,12 +344,21 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
         })?;
         files.insert(
             name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
+            timer.stage("write", || {
+                write_split(
+                    store,
+                    name,
+                    &enc,
+                    opts.test_chunk,
+                    &pool,
+                    opts.progress.as_deref(),
+                )
+            })?,
         );
     }
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
@@ -335,6 +370,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     store.begin(opts.overwrite)?;
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
+    opts.set_stage("write");
     let mut files = BTreeMap::new();
     files.insert(
         "maps".to_string(),
@@ -362,7 +398,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
         files,
     );
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Options of [`prepare`] beyond the shared ones.
@@ -465,6 +501,8 @@ pub fn prepare(
         splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
     }
     let dims = resolve_dims(source, popts, &splits)?;
+    opts.set_stage("write");
+    opts.add_records_total(splits.iter().map(|s| s.len() as u64).sum());
     if splits.iter().all(|s| s.is_empty()) {
         return Err(Error::bad_input(format!(
             "{}: the split CSVs hold no rows; nothing to train on",
@@ -479,7 +517,16 @@ pub fn prepare(
             .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
         files.insert(
             name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
+            timer.stage("write", || {
+                write_split(
+                    store,
+                    name,
+                    &enc,
+                    opts.test_chunk,
+                    &pool,
+                    opts.progress.as_deref(),
+                )
+            })?,
         );
     }
     let counts = Counts {
@@ -490,5 +537,5 @@ pub fn prepare(
         ..Counts::default()
     };
     let m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
