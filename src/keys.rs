@@ -183,10 +183,16 @@ impl KeyTable {
         self.intern_ref(&KeyRef::new(key)).0
     }
 
+    /// Drop the lookup index to save its memory once no more keys will be added: codes and
+    /// [`KeyTable::get`] stay valid; a later insert rebuilds the index, a lookup scans.
+    pub fn freeze(&mut self) {
+        self.slots = Vec::new();
+    }
+
     /// The code of `key` if present.
     pub fn lookup(&self, key: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
-            return None;
+            return self.iter().position(|k| k == key).map(|i| i as u32);
         }
         let hash = KeyHasher::hash(key);
         let mask = self.slots.len() - 1;
@@ -271,6 +277,19 @@ mod tests {
         assert_eq!(t.intern(&a[..8]), 2, "8 bytes: compared in the slot");
         assert_eq!(t.intern(&a[..9]), 3);
         assert_eq!(t.lookup(b), Some(1));
+    }
+
+    #[test]
+    fn frozen_table_keeps_codes_and_rebuilds_on_insert() {
+        let mut t = KeyTable::new();
+        for k in ["a", "bb", "customer-000000001"] {
+            t.intern(k.as_bytes());
+        }
+        t.freeze();
+        assert_eq!(t.get(1), b"bb");
+        assert_eq!(t.lookup(b"customer-000000001"), Some(2));
+        assert_eq!(t.intern(b"bb"), 1);
+        assert_eq!(t.intern(b"c"), 3);
     }
 
     #[test]

@@ -875,6 +875,15 @@ pub fn read_ratings(
     merger.finish()
 }
 
+impl Ratings {
+    /// Release memory only needed while ids were being added (the id lookup indexes).
+    fn done_adding(mut self) -> Self {
+        self.customers.freeze();
+        self.products.freeze();
+        self
+    }
+}
+
 /// Folds parsed chunks, strictly in input order, into the ratings.
 struct Merger<'a> {
     ratings: Ratings,
@@ -931,7 +940,7 @@ impl Merger<'_> {
         {
             return Err(too_many_bad(self.name, stats, self.opts.max_bad_lines));
         }
-        Ok(self.ratings)
+        Ok(self.ratings.done_adding())
     }
 }
 
