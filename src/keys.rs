@@ -71,8 +71,9 @@ impl<'a> KeyRef<'a> {
 #[derive(Default)]
 pub struct KeyTable {
     arena: Vec<u8>,
-    /// `ends[i]` is the arena offset one past key `i`.
-    ends: Vec<usize>,
+    /// `ends[i]` is the arena offset one past key `i` (u32: 4 GiB of distinct ids is far beyond
+    /// any ratings file, and halves this array).
+    ends: Vec<u32>,
     /// Slots of 16 bytes: `[first 8 key bytes, tag << 40 | len << 32 | (code + 1)]`; zero = empty.
     /// A key of at most 8 bytes (every customer id) is compared inside the slot; a longer one is
     /// confirmed through the arena after the tag (24 more hash bits) and first 8 bytes match.
@@ -111,8 +112,8 @@ impl KeyTable {
     #[inline]
     pub fn get(&self, code: u32) -> &[u8] {
         let i = code as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.arena[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
     }
 
     /// Hint the CPU to load the slot where a key with `hash` would start probing.
@@ -174,7 +175,7 @@ impl KeyTable {
         let code = u32::try_from(self.ends.len()).expect("more than 2^32 distinct keys");
         self.slots[i] = [word, slot_meta(key.hash, key.bytes.len(), code)];
         self.arena.extend_from_slice(key.bytes);
-        self.ends.push(self.arena.len());
+        self.ends.push(u32::try_from(self.arena.len()).expect("more than 4 GiB of distinct ids"));
         (code, true)
     }
 
