@@ -6,6 +6,8 @@
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -274,6 +276,14 @@ pub fn write_split(
         .collect()
 }
 
+/// The files of each group, or the first error in group order.
+fn collect_groups(groups: Vec<(String, Result<Vec<FileEntry>>)>) -> Result<BTreeMap<String, Vec<FileEntry>>> {
+    groups
+        .into_iter()
+        .map(|(name, files)| files.map(|f| (name, f)))
+        .collect()
+}
+
 fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     [
         ("train", &split.train),
@@ -333,29 +343,34 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
     let dims = ds.index.dims();
     opts.set_stage("write");
     opts.add_records_total(ds.rows.len() as u64);
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for (name, positions) in split_positions(&ds.split) {
-        let enc = timer.stage("encode", || {
-            pool.install(|| encode::encode(&ds.samples(positions), dims))
-        })?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || {
-                write_split(
-                    store,
-                    name,
-                    &enc,
-                    opts.test_chunk,
-                    &pool,
-                    opts.progress.as_deref(),
-                )
-            })?,
-        );
-    }
+    // The maps and the three splits are independent: write them concurrently (each split's
+    // records are also encoded in parallel), so file I/O overlaps with encoding.
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some((name, positions)) => {
+                            encode::encode(&ds.samples(positions), dims).and_then(|enc| {
+                                write_split(
+                                    store,
+                                    name,
+                                    &enc,
+                                    opts.test_chunk,
+                                    &pool,
+                                    opts.progress.as_deref(),
+                                )
+                            })
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     finish(store, m, &mut timer, opts)
@@ -371,23 +386,30 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     opts.set_stage("write");
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for ((name, positions), (_, path)) in split_positions(&ds.split)
-        .into_iter()
-        .zip(preprocessed::SPLIT_FILES)
-    {
-        let samples = ds.samples(positions);
-        let entry = timer.stage("write", || {
-            write_object(store, path, samples.len() as u64, |w| {
-                preprocessed::write_csv(w, &samples).map(|_| ())
-            })
-        })?;
-        files.insert(name.to_string(), vec![entry]);
-    }
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let split = split_positions(&ds.split)
+                        .into_iter()
+                        .zip(preprocessed::SPLIT_FILES);
+                    let files = match split.clone().find(|((n, _), _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some(((_, positions), (_, path))) => {
+                            let samples = ds.samples(positions);
+                            write_object(store, path, samples.len() as u64, |w| {
+                                preprocessed::write_csv(w, &samples).map(|_| ())
+                            })
+                            .map(|entry| vec![entry])
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest(
         "preprocess",
         input_name,
@@ -509,26 +531,30 @@ pub fn prepare(
             source.describe()
         )));
     }
-    let mut files = BTreeMap::new();
-    let names = ["train", "validate", "test"];
-    for (name, samples) in names.iter().zip(&splits) {
-        let enc = timer
-            .stage("encode", || pool.install(|| encode::encode(samples, dims)))
-            .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || {
-                write_split(
-                    store,
-                    name,
-                    &enc,
-                    opts.test_chunk,
-                    &pool,
-                    opts.progress.as_deref(),
-                )
-            })?,
-        );
-    }
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["train", "validate", "test"]
+                .into_par_iter()
+                .zip(splits.par_iter())
+                .map(|(name, samples)| {
+                    let files = encode::encode(samples, dims)
+                        .map_err(|e| e.context(format!("{}/{name}", source.describe())))
+                        .and_then(|enc| {
+                            write_split(
+                                store,
+                                name,
+                                &enc,
+                                opts.test_chunk,
+                                &pool,
+                                opts.progress.as_deref(),
+                            )
+                        });
+                    (name.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let counts = Counts {
         after_dedupe: splits.iter().map(|s| s.len() as u64).sum(),
         train: splits[0].len() as u64,
