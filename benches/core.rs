@@ -35,7 +35,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> reader::Ratings {
     let input =
         fmprep::input::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None).unwrap();
-    reader::read_ratings(input, &ReadOptions::default(), pool).unwrap()
+    reader::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
 }
 
 fn benches(c: &mut Criterion) {

@@ -71,8 +71,9 @@ impl<'a> KeyRef<'a> {
 #[derive(Default)]
 pub struct KeyTable {
     arena: Vec<u8>,
-    /// `ends[i]` is the arena offset one past key `i`.
-    ends: Vec<usize>,
+    /// `ends[i]` is the arena offset one past key `i` (u32: 4 GiB of distinct ids is far beyond
+    /// any ratings file, and halves this array).
+    ends: Vec<u32>,
     /// Slots of 16 bytes: `[first 8 key bytes, tag << 40 | len << 32 | (code + 1)]`; zero = empty.
     /// A key of at most 8 bytes (every customer id) is compared inside the slot; a longer one is
     /// confirmed through the arena after the tag (24 more hash bits) and first 8 bytes match.
@@ -111,8 +112,8 @@ impl KeyTable {
     #[inline]
     pub fn get(&self, code: u32) -> &[u8] {
         let i = code as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.arena[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
     }
 
     /// Hint the CPU to load the slot where a key with `hash` would start probing.
@@ -174,7 +175,8 @@ impl KeyTable {
         let code = u32::try_from(self.ends.len()).expect("more than 2^32 distinct keys");
         self.slots[i] = [word, slot_meta(key.hash, key.bytes.len(), code)];
         self.arena.extend_from_slice(key.bytes);
-        self.ends.push(self.arena.len());
+        self.ends
+            .push(u32::try_from(self.arena.len()).expect("more than 4 GiB of distinct ids"));
         (code, true)
     }
 
@@ -183,10 +185,16 @@ impl KeyTable {
         self.intern_ref(&KeyRef::new(key)).0
     }
 
+    /// Drop the lookup index to save its memory once no more keys will be added: codes and
+    /// [`KeyTable::get`] stay valid; a later insert rebuilds the index, a lookup scans.
+    pub fn freeze(&mut self) {
+        self.slots = Vec::new();
+    }
+
     /// The code of `key` if present.
     pub fn lookup(&self, key: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
-            return None;
+            return self.iter().position(|k| k == key).map(|i| i as u32);
         }
         let hash = KeyHasher::hash(key);
         let mask = self.slots.len() - 1;
@@ -271,6 +279,19 @@ mod tests {
         assert_eq!(t.intern(&a[..8]), 2, "8 bytes: compared in the slot");
         assert_eq!(t.intern(&a[..9]), 3);
         assert_eq!(t.lookup(b), Some(1));
+    }
+
+    #[test]
+    fn frozen_table_keeps_codes_and_rebuilds_on_insert() {
+        let mut t = KeyTable::new();
+        for k in ["a", "bb", "customer-000000001"] {
+            t.intern(k.as_bytes());
+        }
+        t.freeze();
+        assert_eq!(t.get(1), b"bb");
+        assert_eq!(t.lookup(b"customer-000000001"), Some(2));
+        assert_eq!(t.intern(b"bb"), 1);
+        assert_eq!(t.intern(b"c"), 3);
     }
 
     #[test]

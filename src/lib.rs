@@ -58,6 +58,7 @@ pub mod numpy_rng;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocessed;
+pub mod progress;
 pub mod reader;
 pub mod recordio;
 pub mod rng;

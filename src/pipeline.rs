@@ -6,6 +6,8 @@
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +22,7 @@ use crate::kcore;
 use crate::label::LabelOptions;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::preprocessed;
+use crate::progress::Progress;
 use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::shards;
@@ -57,6 +60,9 @@ pub struct Options {
     /// Write the training split as this many `train/train_<i>.protobuf` shards, plus a SageMaker
     /// manifest file per split; `None` writes the single `train/train.protobuf`.
     pub train_shards: Option<usize>,
+    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    #[serde(skip)]
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
@@ -75,6 +81,7 @@ impl Default for Options {
             label: LabelOptions::default(),
             k_core: false,
             train_shards: None,
+            progress: None,
         }
     }
 }
@@ -106,6 +113,18 @@ impl Options {
             shuffle: self.shuffle,
             seed: self.seed,
             holdout_validate: self.holdout_validate,
+        }
+    }
+
+    fn set_stage(&self, name: &str) {
+        if let Some(p) = &self.progress {
+            p.set_stage(name);
+        }
+    }
+
+    fn add_records_total(&self, n: u64) {
+        if let Some(p) = &self.progress {
+            Progress::add(&p.records_total, n);
         }
     }
 
@@ -198,7 +217,10 @@ pub fn build_dataset(
     let name = input.name.clone();
     let mut read = opts.read.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
-    let ratings = timer.stage("read", || reader::read_ratings(input, &read, pool))?;
+    opts.set_stage("read");
+    let ratings = timer.stage("read", || {
+        reader::read_ratings(input, &read, pool, opts.progress.as_deref())
+    })?;
     crate::interrupt::check()?;
     if ratings.rows.is_empty() {
         return Err(Error::bad_input(format!(
@@ -207,6 +229,7 @@ pub fn build_dataset(
             ratings.stats.bad_lines.total()
         )));
     }
+    opts.set_stage("filter");
     let (rows, after_long_tail, k_core_iterations) = if opts.k_core {
         let k = timer.stage("filter", || kcore::k_core(&ratings, &opts.filter));
         (k.rows, k.after_long_tail, Some(k.iterations))
@@ -293,6 +316,7 @@ pub fn write_split(
     enc: &Encoded,
     test_chunk: usize,
     pool: &rayon::ThreadPool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<FileEntry>> {
     let n = enc.labels.len();
     let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
@@ -309,7 +333,8 @@ pub fn write_split(
         .map(|(path, range)| {
             let records = range.len() as u64;
             write_object(store, &path, records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range))
+                let counter = progress.map(|p| &p.records);
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
                     .map(|_| ())
             })
         })
@@ -325,8 +350,15 @@ fn write_split_opts(
     pool: &rayon::ThreadPool,
 ) -> Result<Vec<FileEntry>> {
     match (split_name, opts.train_shards) {
-        ("train", Some(n)) => shards::write_train(store, enc, n, pool),
-        _ => write_split(store, split_name, enc, opts.test_chunk, pool),
+        ("train", Some(n)) => shards::write_train(store, enc, n, pool, opts.progress.as_deref()),
+        _ => write_split(
+            store,
+            split_name,
+            enc,
+            opts.test_chunk,
+            pool,
+            opts.progress.as_deref(),
+        ),
     }
 }
 
@@ -343,6 +375,14 @@ fn add_manifests(
     Ok(())
 }
 
+/// The files of each group, or the first error in group order.
+fn collect_groups(groups: Vec<(String, Result<Vec<FileEntry>>)>) -> Result<BTreeMap<String, Vec<FileEntry>>> {
+    groups
+        .into_iter()
+        .map(|(name, files)| files.map(|f| (name, f)))
+        .collect()
+}
+
 fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     [
         ("train", &split.train),
@@ -351,7 +391,8 @@ fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     ]
 }
 
-fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer) -> Result<Manifest> {
+fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options) -> Result<Manifest> {
+    opts.set_stage("done");
     m.stage_seconds = std::mem::take(&mut timer.stages);
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
@@ -400,25 +441,31 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     let dims = ds.index.dims();
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for (name, positions) in split_positions(&ds.split) {
-        let enc = timer.stage("encode", || {
-            pool.install(|| encode::encode(&ds.samples(positions), dims))
-        })?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split_opts(store, name, &enc, opts, &pool))?,
-        );
-    }
+    opts.set_stage("write");
+    opts.add_records_total(ds.rows.len() as u64);
+    // The maps and the three splits are independent: write them concurrently (each split's
+    // records are also encoded in parallel), so file I/O overlaps with encoding.
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some((name, positions)) => encode::encode(&ds.samples(positions), dims)
+                            .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let mut files = collect_groups(groups)?;
     timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
@@ -430,23 +477,31 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     store.begin(opts.overwrite)?;
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for ((name, positions), (_, path)) in split_positions(&ds.split)
-        .into_iter()
-        .zip(preprocessed::SPLIT_FILES)
-    {
-        let samples = ds.samples(positions);
-        let entry = timer.stage("write", || {
-            write_object(store, path, samples.len() as u64, |w| {
-                preprocessed::write_csv(w, &samples).map(|_| ())
-            })
-        })?;
-        files.insert(name.to_string(), vec![entry]);
-    }
+    opts.set_stage("write");
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let split = split_positions(&ds.split)
+                        .into_iter()
+                        .zip(preprocessed::SPLIT_FILES);
+                    let files = match split.clone().find(|((n, _), _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some(((_, positions), (_, path))) => {
+                            let samples = ds.samples(positions);
+                            write_object(store, path, samples.len() as u64, |w| {
+                                preprocessed::write_csv(w, &samples).map(|_| ())
+                            })
+                            .map(|entry| vec![entry])
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest(
         "preprocess",
         input_name,
@@ -458,7 +513,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     );
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Options of [`prepare`] beyond the shared ones.
@@ -572,23 +627,29 @@ pub fn prepare(
         splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
     }
     let dims = resolve_dims(source, popts, &splits)?;
+    opts.set_stage("write");
+    opts.add_records_total(splits.iter().map(|s| s.len() as u64).sum());
     if splits.iter().all(|s| s.is_empty()) {
         return Err(Error::bad_input(format!(
             "{}: the split CSVs hold no rows; nothing to train on",
             source.describe()
         )));
     }
-    let mut files = BTreeMap::new();
-    let names = ["train", "validate", "test"];
-    for (name, samples) in names.iter().zip(&splits) {
-        let enc = timer
-            .stage("encode", || pool.install(|| encode::encode(samples, dims)))
-            .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split_opts(store, name, &enc, opts, &pool))?,
-        );
-    }
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["train", "validate", "test"]
+                .into_par_iter()
+                .zip(splits.par_iter())
+                .map(|(name, samples)| {
+                    let files = encode::encode(samples, dims)
+                        .map_err(|e| e.context(format!("{}/{name}", source.describe())))
+                        .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool));
+                    (name.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let mut files = collect_groups(groups)?;
     timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let counts = Counts {
         after_dedupe: splits.iter().map(|s| s.len() as u64).sum(),
@@ -602,5 +663,5 @@ pub fn prepare(
         // Labels come from the CSVs: keep what preprocess said they are (e.g. binary).
         m.hyperparameters.insert("predictor_type".to_string(), pt);
     }
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::input::{read_error, Input};
 use crate::keys::{ByteList, KeyRef, KeyTable, SmallKey};
+use crate::progress::Progress;
 
 /// How many bad lines may be skipped before the run fails.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -913,11 +914,17 @@ impl ChunkReader {
     }
 }
 
-/// Parse a whole input: header first, then all data lines, in parallel on `pool`.
+/// Parse a whole input: header first, then all data lines, in parallel on `pool`; parsed lines
+/// are added to `progress` as they are merged.
 ///
 /// Fails on a missing or duplicated required column, on a read or decompression error, and when
 /// skipped lines exceed `opts.max_bad_lines`.
-pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPool>) -> Result<Ratings> {
+pub fn read_ratings(
+    input: Input,
+    opts: &ReadOptions,
+    pool: &Arc<rayon::ThreadPool>,
+    progress: Option<&Progress>,
+) -> Result<Ratings> {
     if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
@@ -972,6 +979,7 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         line_base: 1,
         name: &name,
         opts,
+        progress,
     };
     if pool.current_num_threads() == 1 {
         // One thread asked for: read, parse and merge on this thread, no helpers.
@@ -1051,6 +1059,15 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
     merger.finish()
 }
 
+impl Ratings {
+    /// Release memory only needed while ids were being added (the id lookup indexes).
+    fn done_adding(mut self) -> Self {
+        self.customers.freeze();
+        self.products.freeze();
+        self
+    }
+}
+
 /// Folds parsed chunks, strictly in input order, into the ratings.
 struct Merger<'a> {
     ratings: Ratings,
@@ -1058,12 +1075,16 @@ struct Merger<'a> {
     line_base: u64,
     name: &'a str,
     opts: &'a ReadOptions,
+    progress: Option<&'a Progress>,
 }
 
 impl Merger<'_> {
     fn chunk(&mut self, chunk: &ParsedChunk) -> Result<()> {
         merge_chunk(&mut self.ratings, chunk, self.line_base, self.opts)?;
         self.line_base += chunk.lines;
+        if let Some(p) = self.progress {
+            Progress::add(&p.lines, chunk.lines);
+        }
         self.check_count_limit()
     }
 
@@ -1103,7 +1124,7 @@ impl Merger<'_> {
         {
             return Err(too_many_bad(self.name, stats, self.opts.max_bad_lines));
         }
-        Ok(self.ratings)
+        Ok(self.ratings.done_adding())
     }
 }
 
@@ -1236,6 +1257,42 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
     Ok(())
 }
 
+/// Read and check only the header line of `input` (for `--dry-run`): the required columns must be
+/// present. Returns the header's column names.
+pub fn check_header(input: &mut Input, opts: &ReadOptions) -> Result<Vec<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => {
+                line.push(byte[0]);
+                if line.len() > opts.max_line_bytes {
+                    return Err(Error::bad_input(format!(
+                        "{}: line 1 (the header) is longer than {} bytes",
+                        input.name, opts.max_line_bytes
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&input.name, input.compression, e)),
+        }
+    }
+    if line.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: the input is empty; expected a header line",
+            input.name
+        )));
+    }
+    parse_header(&line, opts, &input.name)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(&line);
+    Ok(line
+        .split(|&b| b == opts.delimiter)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect())
+}
+
 /// Decompressed bytes of an input, for the decompress-only benchmark: reads to the end in large
 /// blocks and returns the byte count.
 pub fn drain(mut input: Input, mut sink: impl std::io::Write) -> Result<u64> {
@@ -1278,7 +1335,7 @@ mod tests {
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
             None,
         )?;
-        read_ratings(input, opts, &pool)
+        read_ratings(input, opts, &pool, None)
     }
 
     #[test]
@@ -1322,7 +1379,7 @@ mod tests {
         let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
         let input =
             crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
-        let r = read_ratings(input, &opts, &pool).unwrap();
+        let r = read_ratings(input, &opts, &pool, None).unwrap();
         let b = r.stats.bad_lines;
         assert_eq!(
             (

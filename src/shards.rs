@@ -20,6 +20,7 @@ use crate::encode::Encoded;
 use crate::error::Result;
 use crate::manifest::FileEntry;
 use crate::pipeline::write_object;
+use crate::progress::Progress;
 use crate::recordio;
 use crate::store::Store;
 
@@ -58,6 +59,7 @@ pub fn write_train(
     enc: &Encoded,
     shards: usize,
     pool: &rayon::ThreadPool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<FileEntry>> {
     shard_ranges(enc.labels.len(), shards)
         .into_iter()
@@ -65,7 +67,8 @@ pub fn write_train(
         .map(|(i, range)| {
             let records = range.len() as u64;
             write_object(store, &format!("train/train_{i}.protobuf"), records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range))
+                let counter = progress.map(|p| &p.records);
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
                     .map(|_| ())
             })
         })

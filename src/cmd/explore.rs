@@ -60,7 +60,11 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
     ui::info(&format!("reading {} ({:?})", input.name, input.compression));
     let start = std::time::Instant::now();
-    let ratings = fmprep::reader::read_ratings(input, &read, &pool)?;
+    let progress = fmprep::progress::Progress::for_input(&input);
+    let watcher = ui::Watcher::start(std::sync::Arc::clone(&progress));
+    let ratings = fmprep::reader::read_ratings(input, &read, &pool, Some(&progress));
+    drop(watcher);
+    let ratings = ratings?;
     if ratings.rows.is_empty() {
         return Err(fmprep::Error::bad_input(format!("{}: no valid rating rows", a.input)).into());
     }

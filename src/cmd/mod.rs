@@ -1,5 +1,6 @@
 //! Subcommands: flag definitions (clap) and thin adapters over the library.
 
+pub mod config;
 pub mod data;
 pub mod encode;
 pub mod explore;
@@ -43,6 +44,13 @@ pub struct Global {
     /// Print more detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Format of the logs on stderr.
+    #[arg(long, global = true, env = "FMPREP_LOG_FORMAT", value_enum, default_value_t = ui::LogFormat::Human)]
+    pub log_format: ui::LogFormat,
+    /// TOML file of option values (keys as the long flags, e.g. `seed = 7`, `min-product-ratings = 10`,
+    /// optionally under `[run]`, `[preprocess]`, `[prepare]`); flags and FMPREP_* variables override it.
+    #[arg(long, global = true, env = "FMPREP_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl Global {
@@ -79,6 +87,13 @@ pub enum Command {
     /// Long-tail statistics of an input: rating-count quantiles, shares, a threshold sweep, plots.
     #[command(after_help = "Example:\n  fmprep explore reviews.tsv.gz --plot explore.png")]
     Explore(explore::ExploreArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `fmprep man > fmprep.1`.
+    Man,
 }
 
 /// Flags that shape how the input is read and split.
@@ -141,6 +156,10 @@ pub struct OutputArgs {
     /// manifest file per split (train/train.manifest, ...).
     #[arg(long, env = "FMPREP_TRAIN_SHARDS")]
     pub train_shards: Option<usize>,
+    /// Check the input (opens it, reads its header), the options and the output location, then
+    /// stop without writing anything.
+    #[arg(long, env = "FMPREP_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: bool,
 }
 
 pub fn parse_delimiter(s: &str) -> Result<u8, String> {
@@ -165,12 +184,34 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
         Command::Decompress(a) => synth::decompress(a),
         Command::Encode(a) => encode::run(a),
         Command::Explore(a) => explore::run(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "fmprep", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+            Ok(None)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+            Ok(None)
+        }
     }
 }
 
 /// The exit code and one-line message for an error: contexts added here, then the library's
 /// message (its sources are already part of it).
 pub fn describe_error(err: &anyhow::Error) -> (i32, String) {
+    let broken_pipe = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        // The reader of our stdout went away (e.g. `| head`): not a failure of ours.
+        return (0, String::new());
+    }
     let mut parts = Vec::new();
     let mut code = 1;
     for cause in err.chain() {

@@ -25,6 +25,10 @@ pub trait Store: Send + Sync {
     /// leftovers of interrupted runs.
     fn begin(&self, overwrite: bool) -> Result<()>;
 
+    /// Check, without writing anything, that a run could write here: the location is usable and
+    /// holds no finished run unless `overwrite` (for `--dry-run`).
+    fn check(&self, overwrite: bool) -> Result<()>;
+
     /// Start writing `rel_path` (e.g. `train/train.protobuf`).
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>>;
 

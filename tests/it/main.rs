@@ -1,6 +1,7 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
 mod columns;
+mod contract;
 mod encode;
 mod explore;
 mod inspect;
