@@ -2,7 +2,7 @@
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
 //! Data flows one way: input → [`reader`] → [`filter`] →
-//! [`index`] → [`split`] → [`encode`] →
+//! [`index`] → [`split_mode`] → [`encode`] →
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
