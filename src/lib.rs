@@ -11,14 +11,17 @@
 //! |---|---|---|
 //! | open + decompress | [`input`] | a byte stream |
 //! | parse (parallel) | [`reader`] | [`reader::Ratings`]: interned ids, valid rows |
-//! | long tail, de-dup | [`filter`] | kept rows |
+//! | long tail, de-dup | [`filter`] (one pass), [`kcore`] (`--k-core`) | kept rows |
 //! | index | [`index`] | [`index::Index`], maps |
-//! | split | [`split`] | [`split::Split`] |
+//! | split | [`split_mode`] over [`split`], [`rng`] or [`numpy_rng`] | [`split::Split`] |
+//! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
-//! | output | [`store`] | files, [`manifest`] last |
+//! | output | [`store`], [`shards`] (`--train-shards`) | files, [`manifest`] last |
 //!
-//! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands.
+//! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands. Beside
+//! the pipeline: [`explore`] and [`plot`] (the `explore` command's statistics and pictures) and
+//! [`infer`] (the `encode` command: inference pairs through a run's maps).
 //!
 //! ```
 //! use fmprep::{encode, index::Dims, recordio};
