@@ -58,6 +58,8 @@ pub mod keys;
 pub mod label;
 pub mod manifest;
 pub mod numpy_rng;
+#[cfg(feature = "parquet")]
+pub mod parquet_io;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocessed;

@@ -60,6 +60,8 @@ pub struct Options {
     /// Write the training split as this many `train/train_<i>.protobuf` shards, plus a SageMaker
     /// manifest file per split; `None` writes the single `train/train.protobuf`.
     pub train_shards: Option<usize>,
+    /// Format of the split tables `preprocess` writes.
+    pub tables: TableFormat,
     /// Counters to report progress into (e.g. [`Progress::for_input`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
@@ -81,6 +83,7 @@ impl Default for Options {
             label: LabelOptions::default(),
             k_core: false,
             train_shards: None,
+            tables: TableFormat::Csv,
             progress: None,
         }
     }
@@ -136,6 +139,70 @@ impl Options {
             .build()
             .map(Arc::new)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start worker threads: {e}")))
+    }
+}
+
+/// Format of the split tables written by `preprocess` (and read by `prepare`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableFormat {
+    /// `train/train.csv` etc.: the Python pipeline's CSVs.
+    #[default]
+    Csv,
+    /// `train/train.parquet` etc. (columns `customer`, `product`, `star_rating`).
+    Parquet,
+}
+
+impl std::str::FromStr for TableFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "csv" => Ok(TableFormat::Csv),
+            "parquet" if cfg!(feature = "parquet") => Ok(TableFormat::Parquet),
+            "parquet" => Err("this build has no Parquet support (cargo feature `parquet`)".to_string()),
+            _ => Err(format!("invalid table format {s:?}: use csv or parquet")),
+        }
+    }
+}
+
+/// Where the ratings are read from.
+pub enum RatingsSource {
+    /// Delimited text (the reviews TSV, a CSV), plain or gzip, from a file, stdin or S3.
+    Text(Input),
+    /// A Parquet file or a directory of them ([`crate::parquet_io`]).
+    #[cfg(feature = "parquet")]
+    Parquet(std::path::PathBuf),
+}
+
+impl From<Input> for RatingsSource {
+    fn from(input: Input) -> Self {
+        RatingsSource::Text(input)
+    }
+}
+
+impl RatingsSource {
+    /// The input as named in messages and the manifest.
+    pub fn name(&self) -> String {
+        match self {
+            RatingsSource::Text(i) => i.name.clone(),
+            #[cfg(feature = "parquet")]
+            RatingsSource::Parquet(p) => p.display().to_string(),
+        }
+    }
+
+    /// Parse it into ratings with `read` options.
+    pub fn read(
+        self,
+        read: &ReadOptions,
+        pool: &Arc<rayon::ThreadPool>,
+        progress: Option<&Progress>,
+    ) -> Result<Ratings> {
+        match self {
+            RatingsSource::Text(input) => reader::read_ratings(input, read, pool, progress),
+            #[cfg(feature = "parquet")]
+            RatingsSource::Parquet(path) => crate::parquet_io::read_ratings(&path, read),
+        }
     }
 }
 
@@ -209,18 +276,17 @@ impl Timer {
 
 /// Stages 1-4: read, long-tail filter, de-duplicate, index, split.
 pub fn build_dataset(
-    input: Input,
+    input: impl Into<RatingsSource>,
     opts: &Options,
     pool: &Arc<rayon::ThreadPool>,
     timer: &mut Timer,
 ) -> Result<Dataset> {
-    let name = input.name.clone();
+    let input = input.into();
+    let name = input.name();
     let mut read = opts.read.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
     opts.set_stage("read");
-    let ratings = timer.stage("read", || {
-        reader::read_ratings(input, &read, pool, opts.progress.as_deref())
-    })?;
+    let ratings = timer.stage("read", || input.read(&read, pool, opts.progress.as_deref()))?;
     crate::interrupt::check()?;
     if ratings.rows.is_empty() {
         return Err(Error::bad_input(format!(
@@ -433,12 +499,13 @@ fn new_manifest(
 
 /// The whole pipeline: read `input`, write RecordIO-protobuf splits, maps and the manifest to
 /// `store`.
-pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> {
+pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
-    let input_name = input.name.clone();
+    let input = input.into();
+    let input_name = input.name();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     let dims = ds.index.dims();
     opts.set_stage("write");
@@ -470,12 +537,13 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
 /// and the manifest to `store`.
-pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> {
+pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
-    let input_name = input.name.clone();
+    let input = input.into();
+    let input_name = input.name();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     opts.set_stage("write");
     let groups = timer.stage("write", || {
@@ -490,10 +558,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
                         None => write_maps(store, &ds),
                         Some(((_, positions), (_, path))) => {
                             let samples = ds.samples(positions);
-                            write_object(store, path, samples.len() as u64, |w| {
-                                preprocessed::write_csv(w, &samples).map(|_| ())
-                            })
-                            .map(|entry| vec![entry])
+                            write_table(store, path, &samples, opts.tables).map(|entry| vec![entry])
                         }
                     };
                     (group.to_string(), files)
@@ -514,6 +579,54 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts)
+}
+
+/// Write one split table at `csv_path` (`train/train.csv`), or next to it as `.parquet`.
+fn write_table(
+    store: &dyn Store,
+    csv_path: &str,
+    samples: &[Sample],
+    format: TableFormat,
+) -> Result<FileEntry> {
+    let n = samples.len() as u64;
+    match format {
+        TableFormat::Csv => write_object(store, csv_path, n, |w| {
+            preprocessed::write_csv(w, samples).map(|_| ())
+        }),
+        #[cfg(feature = "parquet")]
+        TableFormat::Parquet => {
+            let path = csv_path.replace(".csv", ".parquet");
+            write_object(store, &path, n, |w| {
+                crate::parquet_io::write_samples(w, samples).map(|_| ())
+            })
+        }
+        #[cfg(not(feature = "parquet"))]
+        TableFormat::Parquet => Err(Error::usage("this build has no Parquet support")),
+    }
+}
+
+/// Read one split table of a preprocess output: the CSV, or else the Parquet file beside it.
+fn read_table(source: &dyn Source, csv_rel: &str, delimiter: u8) -> Result<Vec<Sample>> {
+    let name = format!("{}/{csv_rel}", source.describe());
+    if let Some(r) = source.open(csv_rel)? {
+        return preprocessed::read_csv(r, delimiter, &name);
+    }
+    #[cfg(feature = "parquet")]
+    {
+        let rel = csv_rel.replace(".csv", ".parquet");
+        if let Some(mut r) = source.open(&rel)? {
+            let mut buf = Vec::new();
+            let pname = format!("{}/{rel}", source.describe());
+            std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
+            return crate::parquet_io::read_samples(bytes::Bytes::from(buf), &pname);
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSV or Parquet tables)"
+        ),
+    ))
 }
 
 /// Options of [`prepare`] beyond the shared ones.
@@ -620,11 +733,7 @@ pub fn prepare(
     let delimiter = popts.delimiter.unwrap_or(b',');
     let mut splits = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
-        let name = format!("{}/{rel}", source.describe());
-        let r = source.open(rel)?.ok_or_else(|| {
-            Error::new(ErrorKind::Io, format!("{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSVs)"))
-        })?;
-        splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
+        splits.push(timer.stage("read", || read_table(source, rel, delimiter))?);
     }
     let dims = resolve_dims(source, popts, &splits)?;
     opts.set_stage("write");

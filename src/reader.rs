@@ -262,7 +262,7 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl BadLineCounts {
-    fn add(&mut self, kind: BadKind) {
+    pub(crate) fn add(&mut self, kind: BadKind) {
         *self.slot(kind) += 1;
     }
 

@@ -57,14 +57,8 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
         ..Default::default()
     }
     .pool()?;
-    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
-    ui::info(&format!("reading {} ({:?})", input.name, input.compression));
     let start = std::time::Instant::now();
-    let progress = fmprep::progress::Progress::for_input(&input);
-    let watcher = ui::Watcher::start(std::sync::Arc::clone(&progress));
-    let ratings = fmprep::reader::read_ratings(input, &read, &pool, Some(&progress));
-    drop(watcher);
-    let ratings = ratings?;
+    let ratings = read_input(&a.input, &read, &pool)?;
     if ratings.rows.is_empty() {
         return Err(fmprep::Error::bad_input(format!("{}: no valid rating rows", a.input)).into());
     }
@@ -99,4 +93,27 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     }
     print!("{}", report.to_text());
     Ok(None)
+}
+
+/// Parse the input: Parquet (file or directory) or delimited text, with progress on stderr.
+fn read_input(
+    spec: &str,
+    read: &ReadOptions,
+    pool: &std::sync::Arc<rayon::ThreadPool>,
+) -> anyhow::Result<fmprep::reader::Ratings> {
+    #[cfg(feature = "parquet")]
+    if fmprep::parquet_io::is_parquet(spec) {
+        ui::info(&format!("reading {spec} (Parquet)"));
+        return Ok(fmprep::parquet_io::read_ratings(
+            std::path::Path::new(spec),
+            read,
+        )?);
+    }
+    let input = fmprep::input::open_input(spec).with_context(|| format!("opening input {spec}"))?;
+    ui::info(&format!("reading {} ({:?})", input.name, input.compression));
+    let progress = fmprep::progress::Progress::for_input(&input);
+    let watcher = ui::Watcher::start(std::sync::Arc::clone(&progress));
+    let ratings = fmprep::reader::read_ratings(input, read, pool, Some(&progress));
+    drop(watcher);
+    Ok(ratings?)
 }

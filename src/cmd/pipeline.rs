@@ -10,12 +10,16 @@ use super::{parse_delimiter, ui, CommonArgs, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Reviews TSV, plain or gzip (detected from its bytes); `-` reads stdin.
+    /// Reviews TSV, plain or gzip (detected from its bytes); `-` reads stdin. Also a Parquet file
+    /// or a directory of Parquet files (partitioned), columns by name.
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// preprocess: format of the split tables, `csv` (the Python pipeline's) or `parquet`.
+    #[arg(long, env = "FMPREP_FORMAT", default_value = "csv")]
+    pub format: pipeline::TableFormat,
 }
 
 #[derive(Debug, Args)]
@@ -108,7 +112,18 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         )
         .into());
     }
+    if matches!(mode, Mode::Run) && a.format != pipeline::TableFormat::Csv {
+        return Err(fmprep::Error::usage(
+            "--format applies to preprocess's split tables; run writes RecordIO-protobuf",
+        )
+        .into());
+    }
+    opts.tables = a.format;
     opts.validate()?;
+    #[cfg(feature = "parquet")]
+    if fmprep::parquet_io::is_parquet(&a.input) {
+        return run_parquet(&a, mode, opts);
+    }
     let mut input =
         fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
     let store = fmprep::store::open_store(&a.output.output)?;
@@ -180,4 +195,34 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let result = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts);
     drop(watcher);
     report(&result?)
+}
+
+/// `run`/`preprocess` on Parquet input (a file or a directory of files).
+#[cfg(feature = "parquet")]
+fn run_parquet(a: &RunArgs, mode: Mode, opts: Options) -> anyhow::Result<Option<String>> {
+    let path = std::path::PathBuf::from(&a.input);
+    let store = fmprep::store::open_store(&a.output.output)?;
+    let mut read = opts.read.clone();
+    read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
+    if a.output.dry_run {
+        let columns = fmprep::parquet_io::check_columns(&path, &read)?;
+        store.check(opts.overwrite)?;
+        let files = fmprep::parquet_io::list_files(&path)?;
+        let line = serde_json::json!({
+            "dry_run": true,
+            "input": a.input,
+            "format": "parquet",
+            "files": files.len(),
+            "columns": columns,
+            "output": store.describe(),
+        });
+        return Ok(Some(line.to_string()));
+    }
+    ui::info(&format!("reading {} (Parquet)", a.input));
+    let source = pipeline::RatingsSource::Parquet(path);
+    let m = match mode {
+        Mode::Run => pipeline::run(source, store.as_ref(), &opts)?,
+        Mode::Preprocess => pipeline::preprocess(source, store.as_ref(), &opts)?,
+    };
+    report(&m)
 }

@@ -8,6 +8,8 @@ mod inspect;
 mod kcore;
 mod labels;
 mod migration;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod prepare;
 mod run;
 mod shards;
