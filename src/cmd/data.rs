@@ -53,14 +53,14 @@ pub struct DataArgs {
     #[arg(long, env = "FMPREP_POSITIVE_MIN", default_value_t = 4.0)]
     pub positive_min: f32,
     /// Repeat the long-tail rule on de-duplicated rows until every customer and product meets it.
-    #[arg(long, env = "FMPREP_K_CORE")]
+    #[arg(long, env = "FMPREP_K_CORE", value_parser = clap::builder::BoolishValueParser::new())]
     pub k_core: bool,
     /// `random` (seeded row shuffle, cut by --split), `holdout-last` (each customer's latest row
     /// to test) or `by-customer` (whole customers per split, cut by --split).
     #[arg(long, env = "FMPREP_SPLIT_MODE", default_value = "random")]
     pub split_mode: SplitMode,
     /// With --split-mode holdout-last: each customer's next latest row goes to validate.
-    #[arg(long, env = "FMPREP_HOLDOUT_VALIDATE")]
+    #[arg(long, env = "FMPREP_HOLDOUT_VALIDATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub holdout_validate: bool,
     /// Shuffle generator: `fmprep`, or `numpy` to reproduce numpy's RandomState(seed).permutation
     /// (pandas' sample(frac=1, random_state=seed)) for a migration check.
