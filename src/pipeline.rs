@@ -23,6 +23,11 @@ use crate::recordio;
 use crate::split::{self, Split, SplitFractions, DEFAULT_SEED};
 use crate::store::{Source, Store, MANIFEST};
 
+/// Largest accepted `--max-line-bytes`.
+pub const MAX_LINE_LIMIT: usize = 1 << 30;
+/// Largest accepted `--threads`.
+pub const MAX_THREADS: usize = 1024;
+
 /// Options of a pipeline run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Options {
@@ -65,6 +70,20 @@ impl Options {
         }
         if self.read.chunk_bytes < 1024 {
             return Err(Error::usage("the read chunk size must be at least 1 KiB"));
+        }
+        // Spans within a chunk are 32-bit, and a chunk may hold about two lines of this length.
+        if self.read.max_line_bytes > MAX_LINE_LIMIT {
+            return Err(Error::usage(format!(
+                "--max-line-bytes {} is over the largest supported value {MAX_LINE_LIMIT} (1 GiB)",
+                self.read.max_line_bytes
+            )));
+        }
+        // Threads are created up front: a typo like 10000 must not start ten thousand of them.
+        if self.threads > MAX_THREADS {
+            return Err(Error::usage(format!(
+                "--threads {} is over {MAX_THREADS}; use 0 for one per core",
+                self.threads
+            )));
         }
         Ok(())
     }
@@ -154,16 +173,30 @@ pub fn build_dataset(
     let name = input.name.clone();
     let ratings = timer.stage("read", || reader::read_ratings(input, &opts.read, pool))?;
     crate::interrupt::check()?;
-    if ratings.rows.is_empty() {
+    let stats = &ratings.stats;
+    if stats.input_lines == stats.blank_lines {
         return Err(Error::bad_input(format!(
-            "{name}: no valid rating rows ({} data lines, {} skipped as malformed); nothing to train on",
-            ratings.stats.input_lines,
-            ratings.stats.bad_lines.total()
+            "{name}: the header is followed by no review rows; is the file complete?"
+        )));
+    }
+    if ratings.rows.is_empty() {
+        let first = stats
+            .examples
+            .first()
+            .map(|b| format!("; first: {b}"))
+            .unwrap_or_default();
+        return Err(Error::bad_input(format!(
+            "{name}: no valid rating rows ({} data lines, {} skipped as malformed{first}); nothing to \
+             train on, check the file and --delimiter",
+            stats.input_lines,
+            stats.bad_lines.total()
         )));
     }
     let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
     let after_long_tail = kept.len() as u64;
+    crate::interrupt::check()?;
     let rows = timer.stage("dedupe", || filter::dedupe(kept));
+    crate::interrupt::check()?;
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
             "{name}: no rows left after the long-tail filter ({} valid rows; none has a customer with >= {} \
@@ -172,6 +205,7 @@ pub fn build_dataset(
         )));
     }
     let index = timer.stage("index", || Index::build(&rows, &ratings));
+    crate::interrupt::check()?;
     let split = timer.stage("split", || split::split(rows.len(), &opts.split, opts.seed));
     Ok(Dataset {
         ratings,
@@ -376,25 +410,39 @@ pub struct PrepareOptions {
     pub n_products: Option<u64>,
 }
 
-fn read_to_string(source: &dyn Source, rel: &str) -> Result<Option<String>> {
+fn read_bytes(source: &dyn Source, rel: &str) -> Result<Option<Vec<u8>>> {
     let Some(mut r) = source.open(rel)? else {
         return Ok(None);
     };
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut r, &mut s)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes)
         .map_err(|e| Error::io("cannot read", format!("{}/{rel}", source.describe()), e))?;
-    Ok(Some(s))
+    Ok(Some(bytes))
 }
 
-/// Work out the customer/product counts of a preprocess output: its manifest, else its maps, else
-/// the explicit options, else the largest index + 1 in the data. Explicit options must agree with
-/// the manifest or maps.
-fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sample>]) -> Result<Dims> {
+/// Entries of a map file: its non-empty lines after the header. Counted on bytes, since product
+/// titles are copied from the input as they are and need not be UTF-8.
+fn map_entries(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && *l != b"\r")
+        .count()
+        .saturating_sub(1) as u64
+}
+
+/// The dimensions a preprocess output declares before its data is read, and where they come from:
+/// its manifest, else its maps, else the explicit options. Explicit options must agree with the
+/// manifest or maps, and the manifest with the maps. A dimension nobody declares is `None`: the
+/// largest index + 1 in the data decides it.
+fn declared_dims(source: &dyn Source, popts: &PrepareOptions) -> Result<(Option<u64>, Option<u64>, String)> {
     let where_ = source.describe();
     let mut found: Option<(Dims, String)> = None;
-    if let Some(text) = read_to_string(source, MANIFEST)? {
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::bad_input(format!("{where_}/{MANIFEST}: not valid JSON ({e})")))?;
+    if let Some(bytes) = read_bytes(source, MANIFEST)? {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::bad_input(format!(
+                "{where_}/{MANIFEST}: not valid JSON ({e}); remove it or re-run preprocess"
+            ))
+        })?;
         if let (Some(c), Some(p)) = (v["n_customers"].as_u64(), v["n_products"].as_u64()) {
             found = Some((
                 Dims {
@@ -405,23 +453,30 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
             ));
         }
     }
-    if found.is_none() {
-        let lines = |rel| -> Result<Option<u64>> {
-            Ok(read_to_string(source, rel)?.map(|t| t.lines().count().saturating_sub(1) as u64))
-        };
-        if let (Some(c), Some(p)) = (lines("maps/customers.tsv")?, lines("maps/products.tsv")?) {
-            found = Some((
-                Dims {
-                    n_customers: c,
-                    n_products: p,
-                },
-                format!("{where_}/maps"),
-            ));
+    let maps = match (
+        read_bytes(source, "maps/customers.tsv")?,
+        read_bytes(source, "maps/products.tsv")?,
+    ) {
+        (Some(c), Some(p)) => Some(Dims {
+            n_customers: map_entries(&c),
+            n_products: map_entries(&p),
+        }),
+        _ => None,
+    };
+    match (&found, maps) {
+        (Some((d, from)), Some(m)) if *d != m => {
+            return Err(Error::bad_input(format!(
+                "{from} declares {} customers and {} products but {where_}/maps lists {} and {}; the \
+                 directory mixes files of different runs, re-run preprocess",
+                d.n_customers, d.n_products, m.n_customers, m.n_products
+            )));
         }
+        (None, Some(m)) => found = Some((m, format!("{where_}/maps"))),
+        _ => {}
     }
-    let explicit = (popts.n_customers, popts.n_products);
-    let dims = match (found, explicit) {
-        (Some((d, from)), (c, p)) => {
+    let (c, p) = (popts.n_customers, popts.n_products);
+    Ok(match found {
+        Some((d, from)) => {
             if c.is_some_and(|c| c != d.n_customers) || p.is_some_and(|p| p != d.n_products) {
                 return Err(Error::usage(format!(
                     "--n-customers/--n-products ({}/{}) do not match {from} ({}/{}); drop the flags or fix the input",
@@ -431,17 +486,10 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
                     d.n_products
                 )));
             }
-            d
+            (Some(d.n_customers), Some(d.n_products), from)
         }
-        (None, (c, p)) => {
-            let all = || splits.iter().flatten();
-            Dims {
-                n_customers: c.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
-                n_products: p.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
-            }
-        }
-    };
-    Ok(dims)
+        None => (c, p, "--n-customers/--n-products".to_string()),
+    })
 }
 
 /// Stages 5-6 from a preprocess output (or the Python pipeline's CSVs) at `source`.
@@ -456,15 +504,29 @@ pub fn prepare(
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
     let delimiter = popts.delimiter.unwrap_or(b',');
+    let (n_customers, n_products, declared_by) = declared_dims(source, popts)?;
+    let bounds = (n_customers.is_some() || n_products.is_some()).then(|| {
+        let dims = Dims {
+            n_customers: n_customers.unwrap_or(u64::MAX),
+            n_products: n_products.unwrap_or(u64::MAX),
+        };
+        (dims, declared_by.as_str())
+    });
     let mut splits = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
         let name = format!("{}/{rel}", source.describe());
         let r = source.open(rel)?.ok_or_else(|| {
             Error::new(ErrorKind::Io, format!("{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSVs)"))
         })?;
-        splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
+        splits.push(timer.stage("read", || {
+            preprocessed::read_csv_within(r, delimiter, &name, bounds)
+        })?);
     }
-    let dims = resolve_dims(source, popts, &splits)?;
+    let all = || splits.iter().flatten();
+    let dims = Dims {
+        n_customers: n_customers.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
+        n_products: n_products.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
+    };
     if splits.iter().all(|s| s.is_empty()) {
         return Err(Error::bad_input(format!(
             "{}: the split CSVs hold no rows; nothing to train on",

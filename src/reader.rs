@@ -23,7 +23,7 @@ use memchr::{memchr2_iter, memrchr};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::input::{read_error, Input};
+use crate::input::{read_error, read_error_at, Input};
 use crate::keys::{ByteList, KeyHasher, KeyTable};
 
 /// How many bad lines may be skipped before the run fails.
@@ -402,11 +402,12 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
         }
     }
     if !missing.is_empty() {
-        let shown: Vec<String> = names
-            .iter()
-            .take(20)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
+        // Escaped and cut short: the header of a wrong file may be binary garbage, and the message
+        // must stay one readable line.
+        let mut shown: Vec<String> = names.iter().take(20).map(|n| excerpt(n)).collect();
+        if names.len() > 20 {
+            shown.push(format!("… ({} columns)", names.len()));
+        }
         let delim = match opts.delimiter {
             b'\t' => "tab".to_string(),
             d => format!("{:?}", d as char),
@@ -462,10 +463,18 @@ fn is_utf8(bytes: &[u8]) -> bool {
 /// Validate one line's fields; `spans` hold (start, end) of each role within `data`.
 fn check_line(
     data: &[u8],
+    line_len: usize,
     fields: usize,
     layout: &Layout,
     spans: &[(u32, u32); 4],
+    max_line: usize,
 ) -> std::result::Result<u8, (BadKind, String)> {
+    // The chunk reader skips a line over the limit only when it cannot find its end within its
+    // buffer; one that arrived whole in a chunk is judged here, so the count does not depend on
+    // where chunks happen to end.
+    if line_len > max_line {
+        return Err((BadKind::LineTooLong, format!("{line_len} bytes")));
+    }
     if fields != layout.fields {
         return Err((
             BadKind::FieldCount,
@@ -495,7 +504,20 @@ fn check_line(
     }
 }
 
-fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usize) -> ParsedChunk {
+/// Limits of the parse jobs.
+#[derive(Debug, Clone, Copy)]
+struct ParseLimits {
+    delimiter: u8,
+    max_line: usize,
+    keep_examples: usize,
+}
+
+fn parse_chunk(data: Vec<u8>, layout: &Layout, limits: ParseLimits) -> ParsedChunk {
+    let ParseLimits {
+        delimiter,
+        max_line,
+        keep_examples,
+    } = limits;
     let mut out = ParsedChunk {
         data: Vec::new(),
         lines: 0,
@@ -527,7 +549,7 @@ fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usi
                 out.blank += 1;
                 return;
             }
-            match check_line(&data, field, layout, spans) {
+            match check_line(&data, end - line_start, field, layout, spans, max_line) {
                 Ok(stars) => {
                     let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
                     let key = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
@@ -576,6 +598,9 @@ enum Msg {
     Parsed(u64, ParsedChunk),
     /// A line over the length limit was skipped at this position in the chunk sequence.
     LongLine(u64, Vec<u8>),
+    /// Reading failed after the chunks before this position.
+    ReadFailed(u64, std::io::Error),
+    /// A parse job failed unexpectedly (a bug): the run stops instead of waiting for its chunk.
     Failed(Error),
     End(u64),
 }
@@ -595,19 +620,20 @@ enum Next {
 }
 
 impl ChunkReader {
-    fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize> {
+    /// Read up to `want` more bytes into `buf`. Errors are returned raw: the merging thread knows
+    /// the line number to report them with.
+    fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
         let old = buf.len();
         buf.resize(old + want, 0);
         let n = loop {
             match self.input.reader.read(&mut buf[old..]) {
                 Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    crate::interrupt::check()?;
-                    continue;
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {
+                    continue
                 }
                 Err(e) => {
                     buf.truncate(old);
-                    return Err(read_error(&self.input.name, self.input.compression, e));
+                    return Err(e);
                 }
             }
         };
@@ -620,7 +646,7 @@ impl ChunkReader {
     }
 
     /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
-    fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> Result<Next> {
+    fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> std::io::Result<Next> {
         if buf.capacity() > 2 * chunk_bytes {
             // A long line grew this buffer; do not keep the memory around.
             buf = Vec::with_capacity(chunk_bytes + (64 << 10));
@@ -628,7 +654,9 @@ impl ChunkReader {
         buf.clear();
         buf.append(&mut self.carry);
         loop {
-            crate::interrupt::check()?;
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
             if !self.eof && buf.len() < chunk_bytes {
                 let want = (chunk_bytes - buf.len()).max(64 << 10);
                 self.read_some(&mut buf, want)?;
@@ -646,8 +674,8 @@ impl ChunkReader {
                 buf.truncate(i + 1);
                 return Ok(Next::Chunk(buf));
             }
-            // One line fills the whole buffer.
-            if buf.len() >= max_line {
+            // One line fills the whole buffer: past the limit, skip it without buffering it whole.
+            if buf.len() > max_line {
                 self.skip_to_newline(&mut buf)?;
                 return Ok(Next::LongLine(buf));
             }
@@ -656,8 +684,11 @@ impl ChunkReader {
         }
     }
 
-    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         loop {
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
             buf.clear();
             self.read_some(buf, 1 << 20)?;
             if let Some(i) = memchr::memchr(b'\n', buf) {
@@ -680,6 +711,7 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
     let name = input.name.clone();
+    let compression = input.compression;
     let mut reader = ChunkReader {
         input,
         carry: Vec::new(),
@@ -701,7 +733,9 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
                 opts.max_line_bytes
             )));
         }
-        reader.read_some(&mut head, 64 << 10)?;
+        reader
+            .read_some(&mut head, 64 << 10)
+            .map_err(|e| read_error(&name, compression, e))?;
     };
     if head.is_empty() {
         return Err(Error::bad_input(format!(
@@ -728,6 +762,7 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
     let mut end = None;
     let mut pending = BTreeMap::new();
     let mut line_base = 1u64; // line number of the header
+    let mut failure = None;
     while end.is_none_or(|e| next_seq < e) {
         match msg_rx.recv() {
             Ok(Msg::Parsed(seq, chunk)) => {
@@ -736,6 +771,11 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
             Ok(Msg::LongLine(seq, buf)) => {
                 pending.insert(seq, None);
                 let _ = free_tx.send(buf);
+            }
+            // Merge what came before the failure first, so the message can say where it happened.
+            Ok(Msg::ReadFailed(n, err)) => {
+                end = Some(n);
+                failure = Some(err);
             }
             Ok(Msg::Failed(err)) => return Err(err),
             Ok(Msg::End(n)) => end = Some(n),
@@ -773,6 +813,9 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
                 }
             }
         }
+    }
+    if let Some(err) = failure {
+        return Err(read_error_at(&name, compression, err, Some(line_base)));
     }
     let stats = &ratings.stats;
     if !opts
@@ -820,11 +863,25 @@ fn spawn_reader(
                 match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
                     Ok(Next::Chunk(data)) => {
                         let (tx, layout) = (msg_tx.clone(), Arc::clone(&layout));
-                        let (delimiter, keep) = (opts.delimiter, opts.bad_line_examples);
+                        let limits = ParseLimits {
+                            delimiter: opts.delimiter,
+                            max_line: opts.max_line_bytes,
+                            keep_examples: opts.bad_line_examples,
+                        };
                         let this = seq;
                         pool.spawn_fifo(move || {
-                            let parsed = parse_chunk(data, &layout, delimiter, keep);
-                            let _ = tx.send(Msg::Parsed(this, parsed));
+                            // A panic in a spawned job would abort the process (rayon's default),
+                            // or, with a handler, leave the merger waiting for this chunk forever.
+                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                parse_chunk(data, &layout, limits)
+                            }));
+                            let _ = tx.send(match parsed {
+                                Ok(parsed) => Msg::Parsed(this, parsed),
+                                Err(_) => Msg::Failed(Error::new(
+                                    crate::ErrorKind::Internal,
+                                    "a parse job failed unexpectedly (a bug); please report it",
+                                )),
+                            });
                         });
                     }
                     Ok(Next::LongLine(buf)) => {
@@ -835,7 +892,7 @@ fn spawn_reader(
                         return;
                     }
                     Err(e) => {
-                        let _ = msg_tx.send(Msg::Failed(e));
+                        let _ = msg_tx.send(Msg::ReadFailed(seq, e));
                         return;
                     }
                 }

@@ -193,13 +193,19 @@ impl<R: BufRead> RecordReader<R> {
             return Ok(None);
         }
         if got < 8 {
-            return Err(self.err(at, format!("truncated frame header ({got} of 8 bytes)")));
+            return Err(self.err(
+                at,
+                format!("truncated frame header ({got} of 8 bytes); the file is incomplete, copy it again"),
+            ));
         }
         let magic = u32::from_le_bytes(head[..4].try_into().unwrap());
         if magic != MAGIC {
             return Err(self.err(
                 at,
-                format!("bad magic {magic:#010x}, expected {MAGIC:#010x}; not a RecordIO-protobuf file"),
+                format!(
+                    "bad magic {magic:#010x}, expected {MAGIC:#010x}; not a RecordIO-protobuf file, or \
+                     damaged here"
+                ),
             ));
         }
         let word = u32::from_le_bytes(head[4..].try_into().unwrap());
@@ -211,10 +217,15 @@ impl<R: BufRead> RecordReader<R> {
             .read_to_end(&mut payload)
             .map_err(|e| Error::io("cannot read", &self.name, e))?;
         if n < padded {
-            return Err(self.err(at, format!("truncated record: {n} of {padded} payload bytes")));
+            return Err(self.err(
+                at,
+                format!(
+                    "truncated record: {n} of {padded} payload bytes; the file is incomplete, copy it again"
+                ),
+            ));
         }
         if payload[len..].iter().any(|&b| b != 0) {
-            return Err(self.err(at, "non-zero padding after the payload"));
+            return Err(self.err(at, "non-zero padding after the payload; the file is damaged"));
         }
         payload.truncate(len);
         self.offset += 8 + padded as u64;
@@ -232,7 +243,12 @@ impl<R: BufRead> RecordReader<R> {
             1 => loop {
                 let part_at = self.offset;
                 match self.frame()? {
-                    None => return Err(self.err(part_at, "input ends inside a multi-frame record")),
+                    None => {
+                        return Err(self.err(
+                            part_at,
+                            "the file ends inside a multi-frame record; it is incomplete, copy it again",
+                        ))
+                    }
                     Some((2, more)) => payload.extend_from_slice(&more),
                     Some((3, more)) => {
                         payload.extend_from_slice(&more);
@@ -241,12 +257,17 @@ impl<R: BufRead> RecordReader<R> {
                     Some((f, _)) => {
                         return Err(self.err(
                             part_at,
-                            format!("continuation flag {f} inside a multi-frame record"),
+                            format!("continuation flag {f} inside a multi-frame record; the file is damaged"),
                         ))
                     }
                 }
             },
-            f => return Err(self.err(at, format!("continuation flag {f} without a first frame"))),
+            f => {
+                return Err(self.err(
+                    at,
+                    format!("continuation flag {f} without a first frame; the file is damaged"),
+                ))
+            }
         }
         self.records += 1;
         Ok(Some(payload))
@@ -257,9 +278,12 @@ impl<R: BufRead> RecordReader<R> {
         let at = self.offset;
         match self.next_payload()? {
             None => Ok(None),
-            Some(p) => proto::Record::decode(p.as_slice())
-                .map(Some)
-                .map_err(|e| self.err(at, format!("payload is not a valid Record protobuf: {e}"))),
+            Some(p) => proto::Record::decode(p.as_slice()).map(Some).map_err(|e| {
+                self.err(
+                    at,
+                    format!("payload is not a valid Record protobuf ({e}); the file is damaged"),
+                )
+            }),
         }
     }
 }

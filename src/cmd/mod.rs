@@ -71,6 +71,13 @@ pub enum Command {
     Decompress(synth::DecompressArgs),
 }
 
+impl Command {
+    /// Whether the command stages output files (and so must stop cooperatively on a signal).
+    pub fn writes_files(&self) -> bool {
+        !matches!(self, Command::Inspect(_) | Command::Decompress(_))
+    }
+}
+
 /// Flags that shape how the input is read and split.
 #[derive(Debug, Args, Clone)]
 pub struct CommonArgs {

@@ -1,6 +1,5 @@
 //! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
 
-use anyhow::Context;
 use clap::Args;
 use fmprep::filter::FilterOptions;
 use fmprep::manifest::Manifest;
@@ -100,7 +99,8 @@ fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
 
 pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     let opts = options(&a.output, Some(&a.common));
-    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    // The library's message already names the input.
+    let input = fmprep::input::open_input(&a.input)?;
     let store = fmprep::store::open_store(&a.output.output)?;
     ui::info(&format!("reading {} ({:?})", input.name, input.compression));
     let m = match mode {
