@@ -106,7 +106,7 @@ pub fn read_csv_within(
     let mut lineno = 1u64;
     while read_line(&mut reader, &mut line)? {
         lineno += 1;
-        if lineno % 65_536 == 0 {
+        if lineno.is_multiple_of(65_536) {
             crate::interrupt::check()?;
         }
         if line.is_empty() {

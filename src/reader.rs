@@ -499,7 +499,8 @@ fn check_line(
         [b @ b'1'..=b'5'] => Ok(b - b'0'),
         other => Err((
             BadKind::BadStarRating,
-            format!("star_rating {:?}", excerpt(other)),
+            // `excerpt` escapes already; `{:?}` would escape the escapes.
+            format!("star_rating \"{}\"", excerpt(other)),
         )),
     }
 }
@@ -611,6 +612,9 @@ struct ChunkReader {
     carry: Vec<u8>,
     eof: bool,
     bytes: u64,
+    /// A read error held back while the complete lines read before it are handed out, so that
+    /// the error can be reported with the number of the last good line.
+    failed: Option<std::io::Error>,
 }
 
 enum Next {
@@ -625,24 +629,27 @@ impl ChunkReader {
     fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
         let old = buf.len();
         buf.resize(old + want, 0);
-        let n = loop {
-            match self.input.reader.read(&mut buf[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {
-                    continue
+        // Fill all of `want`: a pipe hands out 64 KiB per read, and zeroing `want` bytes for each
+        // of those would cost more than the data.
+        let mut filled = old;
+        let result = loop {
+            if filled == buf.len() {
+                break Ok(());
+            }
+            match self.input.reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break Ok(());
                 }
-                Err(e) => {
-                    buf.truncate(old);
-                    return Err(e);
-                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                // What was read before the error stays in `buf`.
+                Err(e) => break Err(e),
             }
         };
-        buf.truncate(old + n);
-        self.bytes += n as u64;
-        if n == 0 {
-            self.eof = true;
-        }
-        Ok(n)
+        buf.truncate(filled);
+        self.bytes += (filled - old) as u64;
+        result.map(|()| filled - old)
     }
 
     /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
@@ -653,13 +660,18 @@ impl ChunkReader {
         }
         buf.clear();
         buf.append(&mut self.carry);
+        if let Some(e) = self.failed.take() {
+            return self.fail_after_whole_lines(buf, e);
+        }
         loop {
             if crate::interrupt::requested() {
                 return Err(crate::interrupt::io_error());
             }
             if !self.eof && buf.len() < chunk_bytes {
                 let want = (chunk_bytes - buf.len()).max(64 << 10);
-                self.read_some(&mut buf, want)?;
+                if let Err(e) = self.read_some(&mut buf, want) {
+                    return self.fail_after_whole_lines(buf, e);
+                }
                 continue;
             }
             if self.eof {
@@ -680,7 +692,22 @@ impl ChunkReader {
                 return Ok(Next::LongLine(buf));
             }
             let grow = buf.len().max(64 << 10);
-            self.read_some(&mut buf, grow)?;
+            if let Err(e) = self.read_some(&mut buf, grow) {
+                return self.fail_after_whole_lines(buf, e);
+            }
+        }
+    }
+
+    /// On a read error, hand out the complete lines of `buf` first and the error on the next call.
+    fn fail_after_whole_lines(&mut self, mut buf: Vec<u8>, e: std::io::Error) -> std::io::Result<Next> {
+        match memrchr(b'\n', &buf) {
+            Some(i) if !crate::interrupt::requested() => {
+                buf.truncate(i + 1);
+                self.carry.clear();
+                self.failed = Some(e);
+                Ok(Next::Chunk(buf))
+            }
+            _ => Err(e),
         }
     }
 
@@ -717,6 +744,7 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         carry: Vec::new(),
         eof: false,
         bytes: 0,
+        failed: None,
     };
     // Header: read until the first newline (bounded by the line limit).
     let mut head = Vec::new();
@@ -733,9 +761,17 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
                 opts.max_line_bytes
             )));
         }
-        reader
-            .read_some(&mut head, 64 << 10)
-            .map_err(|e| read_error(&name, compression, e))?;
+        if let Err(e) = reader.read_some(&mut head, 64 << 10) {
+            // Complete lines before the error are parsed first, so that the error can name the
+            // last good line.
+            match memchr::memchr(b'\n', &head) {
+                Some(i) if !crate::interrupt::requested() => {
+                    reader.failed = Some(e);
+                    break i;
+                }
+                _ => return Err(read_error(&name, compression, e)),
+            }
+        }
     };
     if head.is_empty() {
         return Err(Error::bad_input(format!(

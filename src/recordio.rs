@@ -30,7 +30,7 @@ const BLOCK_ROWS: usize = 8192;
 #[inline]
 fn varint_len(v: u64) -> usize {
     // 1 byte per started group of 7 bits, at least one.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
@@ -170,10 +170,11 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     fn err(&self, at: u64, what: impl std::fmt::Display) -> Error {
-        Error::bad_input(format!(
-            "{}: byte {at} (record {}): {what}",
-            self.name, self.records
-        ))
+        self.err_in(self.records, at, what)
+    }
+
+    fn err_in(&self, record: u64, at: u64, what: impl std::fmt::Display) -> Error {
+        Error::bad_input(format!("{}: byte {at} (record {record}): {what}", self.name))
     }
 
     /// Read one frame: `None` at a clean end of input.
@@ -275,11 +276,12 @@ impl<R: BufRead> RecordReader<R> {
 
     /// The next record, decoded.
     pub fn next_record(&mut self) -> Result<Option<proto::Record>> {
-        let at = self.offset;
+        let (at, record) = (self.offset, self.records);
         match self.next_payload()? {
             None => Ok(None),
             Some(p) => proto::Record::decode(p.as_slice()).map(Some).map_err(|e| {
-                self.err(
+                self.err_in(
+                    record,
                     at,
                     format!("payload is not a valid Record protobuf ({e}); the file is damaged"),
                 )
