@@ -2,6 +2,7 @@
 
 mod errors;
 mod inspect;
+mod interrupt;
 mod prepare;
 mod run;
 mod synth;
