@@ -554,3 +554,163 @@ pub fn prepare(
     let m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
     finish(store, m, &mut timer)
 }
+
+/// Invariants of stages 2-5 (filter, de-duplicate, index, split, encode) on arbitrary small rating
+/// sets, checked against direct definitions.
+#[cfg(test)]
+mod props {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use crate::encode::{self, Sample};
+    use crate::filter::{self, FilterOptions};
+    use crate::index::{Index, Numbering, NO_INDEX};
+    use crate::reader::{Rating, Ratings};
+    use crate::split::{self, SplitFractions};
+
+    /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.
+    fn triples() -> impl Strategy<Value = Vec<(String, String, u8)>> {
+        prop::collection::vec((0u8..8, 0u8..6, 1u8..=5), 0..80).prop_map(|v| {
+            v.into_iter()
+                .map(|(c, p, s)| (format!("c{c}"), format!("p{p}"), s))
+                .collect()
+        })
+    }
+
+    fn fractions() -> impl Strategy<Value = SplitFractions> {
+        (0.0f64..=1.0, 0.0f64..=1.0).prop_map(|(a, b)| {
+            let validate = b * (1.0 - a);
+            SplitFractions {
+                train: a,
+                validate,
+                test: 1.0 - a - validate,
+            }
+        })
+    }
+
+    /// A numbering must be a permutation of the codes present in `rows`, by descending count,
+    /// ties by first appearance in `rows`, with the counts of `rows`.
+    fn check_numbering(
+        n: &Numbering,
+        rows: &[Rating],
+        code: impl Fn(Rating) -> u32,
+    ) -> Result<(), TestCaseError> {
+        let mut first = Vec::new();
+        let mut count: HashMap<u32, u32> = HashMap::new();
+        for &r in rows {
+            let c = code(r);
+            if !count.contains_key(&c) {
+                first.push(c);
+            }
+            *count.entry(c).or_default() += 1;
+        }
+        prop_assert_eq!(n.len(), first.len());
+        let mut indices: Vec<u32> = first.iter().map(|&c| n.index_of[c as usize]).collect();
+        indices.sort_unstable();
+        prop_assert_eq!(indices, (0..first.len() as u32).collect::<Vec<_>>());
+        for (c, &i) in n.index_of.iter().enumerate() {
+            if count.contains_key(&(c as u32)) {
+                prop_assert_eq!(n.code_of[i as usize], c as u32);
+            } else {
+                prop_assert_eq!(i, NO_INDEX);
+            }
+        }
+        for (i, &c) in n.code_of.iter().enumerate() {
+            prop_assert_eq!(n.count_of[i], count[&c]);
+        }
+        let appearance = |c: u32| first.iter().position(|&x| x == c).unwrap();
+        for w in n.code_of.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            prop_assert!(
+                count[&a] > count[&b] || (count[&a] == count[&b] && appearance(a) < appearance(b)),
+                "order of codes {} and {}",
+                a,
+                b
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn filter_dedupe_index_split_encode(
+            triples in triples(),
+            min_c in 0u32..5,
+            min_p in 0u32..6,
+            fractions in fractions(),
+            seed in any::<u64>(),
+        ) {
+            let ratings = Ratings::from_triples(triples.iter().map(|(c, p, s)| (c.as_str(), p.as_str(), *s)));
+            prop_assert_eq!(ratings.rows.len(), triples.len());
+            let opts = FilterOptions { min_customer_ratings: min_c, min_product_ratings: min_p };
+
+            // Long tail: exactly the raw rows whose customer and product reach the thresholds,
+            // counted once on all raw rows, in input order.
+            let mut raw_c: HashMap<&str, u32> = HashMap::new();
+            let mut raw_p: HashMap<&str, u32> = HashMap::new();
+            for (c, p, _) in &triples {
+                *raw_c.entry(c).or_default() += 1;
+                *raw_p.entry(p).or_default() += 1;
+            }
+            let kept = filter::long_tail(&ratings, &opts);
+            let want: Vec<Rating> = ratings
+                .rows
+                .iter()
+                .zip(&triples)
+                .filter(|(_, (c, p, _))| raw_c[c.as_str()] >= min_c && raw_p[p.as_str()] >= min_p)
+                .map(|(r, _)| *r)
+                .collect();
+            prop_assert_eq!(&kept, &want);
+
+            // De-duplication: no pair twice, the first occurrence kept, order unchanged.
+            let deduped = filter::dedupe(kept.clone());
+            let mut seen = HashSet::new();
+            let want: Vec<Rating> = kept.iter().copied().filter(|r| seen.insert(r.pair())).collect();
+            prop_assert_eq!(&deduped, &want);
+
+            // Indices.
+            let index = Index::build(&deduped, &ratings);
+            check_numbering(&index.customers, &deduped, Rating::customer)?;
+            check_numbering(&index.products, &deduped, Rating::product)?;
+            let dims = index.dims();
+
+            // Split: exact sizes, a partition of the rows.
+            let n = deduped.len();
+            let s = split::split(n, &fractions, seed);
+            let a = ((fractions.train * n as f64).floor() as usize).min(n);
+            let b = (((fractions.train + fractions.validate) * n as f64).floor() as usize).clamp(a, n);
+            prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            let mut all: Vec<u32> = s.train.iter().chain(&s.validate).chain(&s.test).copied().collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..n as u32).collect::<Vec<_>>());
+
+            // CSR: two ones per row, at the customer and at n_customers + product.
+            for positions in [&s.train, &s.validate, &s.test] {
+                let samples: Vec<Sample> = encode::samples(&deduped, positions, &index);
+                let enc = encode::encode(&samples, dims).unwrap();
+                prop_assert_eq!(enc.features.shape(), (positions.len(), dims.feature_dim() as usize));
+                for (row, &pos) in enc.features.outer_iterator().zip(positions.iter()) {
+                    let r = deduped[pos as usize];
+                    let c = index.customers.index_of[r.customer() as usize] as usize;
+                    let p = index.products.index_of[r.product() as usize] as usize;
+                    let entries: Vec<(usize, f32)> = row.iter().map(|(col, &v)| (col, v)).collect();
+                    prop_assert_eq!(entries, vec![(c, 1.0), (dims.n_customers as usize + p, 1.0)]);
+                }
+                let labels: Vec<f32> = positions.iter().map(|&p| deduped[p as usize].stars() as f32).collect();
+                prop_assert_eq!(enc.labels, labels);
+            }
+        }
+
+        /// Split sizes for any n with the default fractions: Python's int(.6 * n), int(.8 * n).
+        #[test]
+        fn split_sizes_for_any_n(n in 0usize..3_000_000, seed in any::<u64>()) {
+            let (a, b) = SplitFractions::default().cuts(n);
+            prop_assert_eq!((a, b), ((0.6 * n as f64) as usize, (0.8 * n as f64) as usize));
+            if n <= 20_000 {
+                let s = split::split(n, &SplitFractions::default(), seed);
+                prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            }
+        }
+    }
+}
