@@ -2,6 +2,7 @@
 
 mod cmd;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,10 +35,18 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(|| cmd::dispatch(cli));
     match result {
         Ok(Ok(last_line)) => {
-            if let Some(line) = last_line {
-                println!("{line}");
+            let Some(line) = last_line else {
+                return ExitCode::SUCCESS;
+            };
+            match writeln!(std::io::stdout().lock(), "{line}") {
+                // A reader that went away (`| head`) does not undo a finished run: the manifest is
+                // on disk too.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    cmd::ui::error(&format!("cannot write the manifest line to stdout: {e}"));
+                    ExitCode::from(4)
+                }
+                _ => ExitCode::SUCCESS,
             }
-            ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
             let (mut code, message) = cmd::describe_error(&err);

@@ -826,7 +826,7 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         while let Some(item) = pending.remove(&next_seq) {
             match item {
                 Some(chunk) => {
-                    merge_chunk(&mut ratings, &chunk, line_base, opts)?;
+                    merge_chunk(&mut ratings, &chunk, line_base, opts).map_err(|e| e.context(&name))?;
                     line_base += chunk.lines;
                     let _ = free_tx.send(chunk.data);
                 }

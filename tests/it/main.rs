@@ -4,6 +4,7 @@ mod errors;
 mod inspect;
 mod interrupt;
 mod prepare;
+mod regression;
 mod run;
 mod synth;
 mod util;
