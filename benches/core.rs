@@ -35,7 +35,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> reader::Ratings {
     let input =
         fmprep::input::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None).unwrap();
-    reader::read_ratings(input, &ReadOptions::default(), pool).unwrap()
+    reader::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
@@ -90,8 +90,8 @@ fn benches(c: &mut Criterion) {
     let n = 100_000u32;
     let samples: Vec<Sample> = (0..n)
         .map(|i| Sample {
-            customer: (i * 7919) % 140_344,
-            product: (i * 104_729) % 38_385,
+            customer: ((i as u64 * 7919) % 140_344) as u32,
+            product: ((i as u64 * 104_729) % 38_385) as u32,
             label: (i % 5 + 1) as f32,
         })
         .collect();

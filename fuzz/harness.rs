@@ -82,10 +82,15 @@ fn model(data: &[u8], max_line: usize) -> Option<Model> {
 
 /// The `tsv_reader` target: parse `data` (3 knob bytes, then the input) and check it.
 pub fn tsv_reader(data: &[u8]) {
-    static POOL: OnceLock<Arc<rayon::ThreadPool>> = OnceLock::new();
-    // One worker: the fuzzer is meant to use one core.
-    let pool = POOL.get_or_init(|| Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()));
+    // One worker runs everything on the calling thread, two take the pipelined path with a reader
+    // thread and parse jobs; the low bit of the step byte picks one. (Run the fuzzer pinned to
+    // one core: the threads then take turns.)
+    static POOLS: OnceLock<[Arc<rayon::ThreadPool>; 2]> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| {
+        [1, 2].map(|n| Arc::new(rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap()))
+    });
     let [a, b, step, body @ ..] = data else { return };
+    let pool = &pools[usize::from(*step & 1)];
     let opts = ReadOptions {
         max_bad_lines: BadLineLimit::Count(u64::MAX),
         chunk_bytes: 1 + *a as usize * 8,
@@ -101,7 +106,7 @@ pub fn tsv_reader(data: &[u8]) {
         return;
     };
     let gzip = input.compression != fmprep::input::Compression::None;
-    match read_ratings(input, &opts, pool) {
+    match read_ratings(input, &opts, pool, None) {
         Ok(r) => {
             let s = &r.stats;
             assert_eq!(s.valid + s.bad_lines.total() + s.blank_lines, s.input_lines);

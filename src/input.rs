@@ -24,6 +24,8 @@ pub struct Input {
     pub raw_size: Option<u64>,
     /// The compression detected.
     pub compression: Compression,
+    /// Raw bytes consumed so far (for progress reporting).
+    pub raw_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Compression formats recognised by their magic bytes.
@@ -87,6 +89,8 @@ pub fn open_input(spec: &str) -> Result<Input> {
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
 pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64>) -> Result<Input> {
+    let raw_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let raw = crate::progress::CountingReader::new(raw, std::sync::Arc::clone(&raw_read));
     let mut buffered = BufReader::with_capacity(RAW_BUFFER, raw);
     let head = buffered
         .fill_buf()
@@ -112,6 +116,7 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
         reader,
         raw_size,
         compression,
+        raw_read,
     })
 }
 

@@ -8,8 +8,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Values from a --config file become FMPREP_* defaults before the flags are parsed, so
+    // flags and the environment override them.
+    if let Err(e) = cmd::config::apply_from_args(std::env::args_os()) {
+        cmd::ui::error(&e);
+        return ExitCode::from(2);
+    }
     let cli = cmd::Cli::parse();
-    cmd::ui::init(cli.global.verbosity());
+    cmd::ui::init(cli.global.verbosity(), cli.global.log_format);
     // Commands that stage output files stop cooperatively so that they can remove them; `inspect`
     // and `decompress` only read, and keep the default: die at once.
     if cli.command.writes_files() {
@@ -17,6 +23,7 @@ fn main() -> ExitCode {
             cmd::ui::warn(&format!("cannot install signal handlers: {e}"));
         }
     }
+    let stdout_is_output = cli.command.stdout_is_output();
     // A panic is a bug, but Airflow should still see one line and exit code 1, not a backtrace
     // and 101. The hook prints that line; the payload is reported where it happened.
     std::panic::set_hook(Box::new(|info| {
@@ -32,15 +39,14 @@ fn main() -> ExitCode {
             what.replace('\n', " ")
         ));
     }));
-    let result = std::panic::catch_unwind(|| cmd::dispatch(cli));
-    match result {
+    match std::panic::catch_unwind(|| cmd::dispatch(cli)) {
         Ok(Ok(last_line)) => {
             let Some(line) = last_line else {
                 return ExitCode::SUCCESS;
             };
             match writeln!(std::io::stdout().lock(), "{line}") {
-                // A reader that went away (`| head`) does not undo a finished run: the manifest is
-                // on disk too.
+                // A closed stdout is the reader's choice (`| head`), not a failure: the run is
+                // finished and its manifest is on disk too. Other write errors lose the line.
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     cmd::ui::error(&format!("cannot write the manifest line to stdout: {e}"));
                     ExitCode::from(4)
@@ -49,12 +55,14 @@ fn main() -> ExitCode {
             }
         }
         Ok(Err(err)) => {
-            let (mut code, message) = cmd::describe_error(&err);
+            let (mut code, message) = cmd::describe_error(&err, stdout_is_output);
             // After a signal, whatever error the unwinding produced, the cause is the signal.
             if fmprep::interrupt::requested() {
                 code = fmprep::interrupt::exit_code();
             }
-            cmd::ui::error(&message);
+            if code != 0 {
+                cmd::ui::error(&message);
+            }
             ExitCode::from(code as u8)
         }
         Err(_) => ExitCode::from(1),

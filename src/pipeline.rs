@@ -1,11 +1,13 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`reader`](crate::reader) → [`filter`](crate::filter) →
-//! [`index`](crate::index) → [`split`](crate::split) → [`encode`](crate::encode) →
-//! [`recordio`](crate::recordio) → [`store`](crate::store), then the manifest last.
+//! Data flows one way: input → [`reader`] → [`filter`] →
+//! [`index`] → [`split`] → [`encode`] →
+//! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +20,7 @@ use crate::index::{self, Dims, Index};
 use crate::input::Input;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::preprocessed;
+use crate::progress::Progress;
 use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::split::{self, Split, SplitFractions, DEFAULT_SEED};
@@ -45,6 +48,9 @@ pub struct Options {
     pub threads: usize,
     /// Replace a finished run at the output location.
     pub overwrite: bool,
+    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    #[serde(skip)]
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
@@ -57,6 +63,7 @@ impl Default for Options {
             test_chunk: 10_000,
             threads: 0,
             overwrite: false,
+            progress: None,
         }
     }
 }
@@ -86,6 +93,18 @@ impl Options {
             )));
         }
         Ok(())
+    }
+
+    fn set_stage(&self, name: &str) {
+        if let Some(p) = &self.progress {
+            p.set_stage(name);
+        }
+    }
+
+    fn add_records_total(&self, n: u64) {
+        if let Some(p) = &self.progress {
+            Progress::add(&p.records_total, n);
+        }
     }
 
     /// The rayon pool for this run.
@@ -171,7 +190,10 @@ pub fn build_dataset(
     timer: &mut Timer,
 ) -> Result<Dataset> {
     let name = input.name.clone();
-    let ratings = timer.stage("read", || reader::read_ratings(input, &opts.read, pool))?;
+    opts.set_stage("read");
+    let ratings = timer.stage("read", || {
+        reader::read_ratings(input, &opts.read, pool, opts.progress.as_deref())
+    })?;
     crate::interrupt::check()?;
     let stats = &ratings.stats;
     if stats.input_lines == stats.blank_lines {
@@ -192,6 +214,7 @@ pub fn build_dataset(
             stats.bad_lines.total()
         )));
     }
+    opts.set_stage("filter");
     let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
     let after_long_tail = kept.len() as u64;
     crate::interrupt::check()?;
@@ -262,6 +285,7 @@ pub fn write_split(
     enc: &Encoded,
     test_chunk: usize,
     pool: &rayon::ThreadPool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<FileEntry>> {
     let n = enc.labels.len();
     let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
@@ -278,10 +302,19 @@ pub fn write_split(
         .map(|(path, range)| {
             let records = range.len() as u64;
             write_object(store, &path, records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range))
+                let counter = progress.map(|p| &p.records);
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
                     .map(|_| ())
             })
         })
+        .collect()
+}
+
+/// The files of each group, or the first error in group order.
+fn collect_groups(groups: Vec<(String, Result<Vec<FileEntry>>)>) -> Result<BTreeMap<String, Vec<FileEntry>>> {
+    groups
+        .into_iter()
+        .map(|(name, files)| files.map(|f| (name, f)))
         .collect()
 }
 
@@ -293,7 +326,8 @@ fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     ]
 }
 
-fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer) -> Result<Manifest> {
+fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options) -> Result<Manifest> {
+    opts.set_stage("done");
     m.stage_seconds = std::mem::take(&mut timer.stages);
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
@@ -341,23 +375,39 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     let dims = ds.index.dims();
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for (name, positions) in split_positions(&ds.split) {
-        let enc = timer.stage("encode", || {
-            pool.install(|| encode::encode(&ds.samples(positions), dims))
-        })?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
-        );
-    }
+    opts.set_stage("write");
+    opts.add_records_total(ds.rows.len() as u64);
+    // The maps and the three splits are independent: write them concurrently (each split's
+    // records are also encoded in parallel), so file I/O overlaps with encoding.
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some((name, positions)) => {
+                            encode::encode(&ds.samples(positions), dims).and_then(|enc| {
+                                write_split(
+                                    store,
+                                    name,
+                                    &enc,
+                                    opts.test_chunk,
+                                    &pool,
+                                    opts.progress.as_deref(),
+                                )
+                            })
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
@@ -369,23 +419,31 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     store.begin(opts.overwrite)?;
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for ((name, positions), (_, path)) in split_positions(&ds.split)
-        .into_iter()
-        .zip(preprocessed::SPLIT_FILES)
-    {
-        let samples = ds.samples(positions);
-        let entry = timer.stage("write", || {
-            write_object(store, path, samples.len() as u64, |w| {
-                preprocessed::write_csv(w, &samples).map(|_| ())
-            })
-        })?;
-        files.insert(name.to_string(), vec![entry]);
-    }
+    opts.set_stage("write");
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let split = split_positions(&ds.split)
+                        .into_iter()
+                        .zip(preprocessed::SPLIT_FILES);
+                    let files = match split.clone().find(|((n, _), _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some(((_, positions), (_, path))) => {
+                            let samples = ds.samples(positions);
+                            write_object(store, path, samples.len() as u64, |w| {
+                                preprocessed::write_csv(w, &samples).map(|_| ())
+                            })
+                            .map(|entry| vec![entry])
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest(
         "preprocess",
         input_name,
@@ -396,7 +454,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
         files,
     );
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Options of [`prepare`] beyond the shared ones.
@@ -527,23 +585,38 @@ pub fn prepare(
         n_customers: n_customers.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
         n_products: n_products.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
     };
+    opts.set_stage("write");
+    opts.add_records_total(splits.iter().map(|s| s.len() as u64).sum());
     if splits.iter().all(|s| s.is_empty()) {
         return Err(Error::bad_input(format!(
             "{}: the split CSVs hold no rows; nothing to train on",
             source.describe()
         )));
     }
-    let mut files = BTreeMap::new();
-    let names = ["train", "validate", "test"];
-    for (name, samples) in names.iter().zip(&splits) {
-        let enc = timer
-            .stage("encode", || pool.install(|| encode::encode(samples, dims)))
-            .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
-        );
-    }
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["train", "validate", "test"]
+                .into_par_iter()
+                .zip(splits.par_iter())
+                .map(|(name, samples)| {
+                    let files = encode::encode(samples, dims)
+                        .map_err(|e| e.context(format!("{}/{name}", source.describe())))
+                        .and_then(|enc| {
+                            write_split(
+                                store,
+                                name,
+                                &enc,
+                                opts.test_chunk,
+                                &pool,
+                                opts.progress.as_deref(),
+                            )
+                        });
+                    (name.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let counts = Counts {
         after_dedupe: splits.iter().map(|s| s.len() as u64).sum(),
         train: splits[0].len() as u64,
@@ -552,7 +625,7 @@ pub fn prepare(
         ..Counts::default()
     };
     let m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Invariants of stages 2-5 (filter, de-duplicate, index, split, encode) on arbitrary small rating

@@ -87,19 +87,28 @@ pub fn read_csv_within(
             "{name}: empty file; expected the header {HEADER}"
         )));
     }
-    let header: Vec<String> = line
-        .split(|&b| b == delimiter)
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
-    let (Some(ci), Some(pi), Some(ri)) = (
-        find(&["customer", "user"]),
-        find(&["product", "item"]),
-        find(&["star_rating", "rating"]),
-    ) else {
+    // The Python pipeline wrote these CSVs with whatever delimiter its config named; when the
+    // given one does not split the header into the known columns, try the usual ones.
+    let columns = |d: u8| -> Option<(usize, usize, usize, usize)> {
+        let header: Vec<String> = line
+            .split(|&b| b == d)
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+        Some((
+            find(&["customer", "user"])?,
+            find(&["product", "item"])?,
+            find(&["star_rating", "rating"])?,
+            header.len(),
+        ))
+    };
+    let Some((delimiter, (ci, pi, ri, width))) = [delimiter, b',', b'\t', b';', b'|']
+        .into_iter()
+        .find_map(|d| columns(d).map(|c| (d, c)))
+    else {
         return Err(Error::bad_input(format!(
-            "{name}: line 1: header {:?} lacks customer, product or star_rating; expected {HEADER} (check --delimiter)",
-            header.join(",")
+            "{name}: line 1: header {:?} lacks customer, product or star_rating; expected {HEADER}",
+            String::from_utf8_lossy(&line)
         )));
     };
     let mut samples = Vec::new();
@@ -113,11 +122,10 @@ pub fn read_csv_within(
             continue;
         }
         let fields: Vec<&[u8]> = line.split(|&b| b == delimiter).collect();
-        if fields.len() != header.len() {
+        if fields.len() != width {
             return Err(Error::bad_input(format!(
-                "{name}: line {lineno}: {} fields, the header has {}; check --delimiter and the file",
-                fields.len(),
-                header.len()
+                "{name}: line {lineno}: {} fields, the header has {width}; check the file",
+                fields.len()
             )));
         }
         let customer = parse_index(fields[ci], "customer", name, lineno)?;
@@ -181,6 +189,21 @@ mod tests {
             "customer,product,star_rating\n0,12,5\n7,0,1\n"
         );
         assert_eq!(read_csv(&out[..], b',', "t").unwrap(), s);
+    }
+
+    #[test]
+    fn delimiter_is_found_from_the_header_when_the_given_one_does_not_fit() {
+        let text = "customer\tproduct\tstar_rating\n1\t2\t3\n";
+        assert_eq!(
+            read_csv(text.as_bytes(), b',', "t").unwrap(),
+            vec![Sample {
+                customer: 1,
+                product: 2,
+                label: 3.0
+            }]
+        );
+        let text = "customer,product,star_rating\n1,2,3\n";
+        assert_eq!(read_csv(text.as_bytes(), b'\t', "t").unwrap().len(), 1);
     }
 
     #[test]

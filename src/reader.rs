@@ -19,12 +19,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use memchr::{memchr2_iter, memrchr};
+use memchr::memrchr;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::input::{read_error, read_error_at, Input};
-use crate::keys::{ByteList, KeyHasher, KeyTable};
+use crate::keys::{ByteList, KeyRef, KeyTable, SmallKey};
+use crate::progress::Progress;
 
 /// How many bad lines may be skipped before the run fails.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -339,9 +340,7 @@ impl Ratings {
                 continue;
             }
             let cc = r.customers.intern(c.as_bytes());
-            let (pc, new) = r
-                .products
-                .intern_hashed(KeyHasher::hash(p.as_bytes()), p.as_bytes());
+            let (pc, new) = r.products.intern_ref(&KeyRef::new(p.as_bytes()));
             if new {
                 r.titles.push(b"");
             }
@@ -426,7 +425,8 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
     })
 }
 
-/// A row as found by a parse job: spans into the chunk plus precomputed hashes.
+/// A row as found by a parse job: spans into the chunk plus the keys prepared for interning
+/// (hash and packed form are computed here, in parallel, not in the serial merge).
 struct ParsedRow {
     customer: (u32, u32),
     product: (u32, u32),
@@ -434,6 +434,8 @@ struct ParsedRow {
     stars: u8,
     customer_hash: u64,
     product_hash: u64,
+    customer_small: SmallKey,
+    product_small: SmallKey,
 }
 
 /// The result of parsing one chunk.
@@ -506,25 +508,58 @@ fn check_line(
     }
 }
 
-/// Limits of the parse jobs.
-#[derive(Debug, Clone, Copy)]
-struct ParseLimits {
+/// Bit masks of the separators in the first 64 bytes of `block`: bit i of the first mask is set
+/// when byte i is the delimiter or a newline, of the second when it is a newline.
+///
+/// Fields are short and dense (14 tabs in ~360 bytes), so finding them with a byte-search call per
+/// hit costs more than comparing whole 64-byte blocks at once and walking the set bits.
+#[inline]
+fn separator_masks(block: &[u8], delimiter: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if block.len() >= 64 {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the four 16-byte loads are within the 64
+        // bytes checked above.
+        unsafe {
+            let d = _mm_set1_epi8(delimiter as i8);
+            let n = _mm_set1_epi8(b'\n' as i8);
+            let (mut any, mut nl) = (0u64, 0u64);
+            for i in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
+                let is_nl = _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16 as u64;
+                let is_d = _mm_movemask_epi8(_mm_cmpeq_epi8(v, d)) as u16 as u64;
+                any |= (is_nl | is_d) << (16 * i);
+                nl |= is_nl << (16 * i);
+            }
+            return (any, nl);
+        }
+    }
+    let (mut any, mut nl) = (0u64, 0u64);
+    for (i, &b) in block.iter().take(64).enumerate() {
+        if b == b'\n' {
+            nl |= 1 << i;
+            any |= 1 << i;
+        } else if b == delimiter {
+            any |= 1 << i;
+        }
+    }
+    (any, nl)
+}
+
+fn parse_chunk(
+    data: Vec<u8>,
+    mut rows: Vec<ParsedRow>,
+    layout: &Layout,
     delimiter: u8,
     max_line: usize,
     keep_examples: usize,
-}
-
-fn parse_chunk(data: Vec<u8>, layout: &Layout, limits: ParseLimits) -> ParsedChunk {
-    let ParseLimits {
-        delimiter,
-        max_line,
-        keep_examples,
-    } = limits;
+) -> ParsedChunk {
+    rows.clear();
     let mut out = ParsedChunk {
         data: Vec::new(),
         lines: 0,
         blank: 0,
-        rows: Vec::with_capacity(data.len() / 256),
+        rows,
         bad: BadLineCounts::default(),
         examples: Vec::new(),
     };
@@ -554,14 +589,17 @@ fn parse_chunk(data: Vec<u8>, layout: &Layout, limits: ParseLimits) -> ParsedChu
             match check_line(&data, end - line_start, field, layout, spans, max_line) {
                 Ok(stars) => {
                     let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
-                    let key = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
+                    let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
+                    let (c, p) = (key(spans[CUSTOMER]), key(spans[PRODUCT]));
                     out.rows.push(ParsedRow {
                         customer: spans[CUSTOMER],
                         product: spans[PRODUCT],
                         title,
                         stars,
-                        customer_hash: KeyHasher::hash(key(spans[CUSTOMER])),
-                        product_hash: KeyHasher::hash(key(spans[PRODUCT])),
+                        customer_hash: c.hash,
+                        product_hash: p.hash,
+                        customer_small: c.small,
+                        product_small: p.small,
                     });
                 }
                 Err((kind, detail)) => {
@@ -572,17 +610,26 @@ fn parse_chunk(data: Vec<u8>, layout: &Layout, limits: ParseLimits) -> ParsedChu
                 }
             }
         };
-    for pos in memchr2_iter(delimiter, b'\n', &data) {
-        if let Some(Some(role)) = layout.role.get(field) {
-            spans[*role] = (field_start as u32, pos as u32);
+    let mut base = 0usize;
+    while base < data.len() {
+        let (any, newlines) = separator_masks(&data[base..], delimiter);
+        let mut m = any;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            m &= m - 1;
+            let pos = base + bit as usize;
+            if let Some(Some(role)) = layout.role.get(field) {
+                spans[*role] = (field_start as u32, pos as u32);
+            }
+            field += 1;
+            field_start = pos + 1;
+            if (newlines >> bit) & 1 != 0 {
+                finish_line(line_start, pos, field, &mut spans, &mut out);
+                field = 0;
+                line_start = pos + 1;
+            }
         }
-        field += 1;
-        field_start = pos + 1;
-        if data[pos] == b'\n' {
-            finish_line(line_start, pos, field, &mut spans, &mut out);
-            field = 0;
-            line_start = pos + 1;
-        }
+        base += 64;
     }
     // The last line of the input may lack its newline.
     if line_start < data.len() {
@@ -730,11 +777,17 @@ impl ChunkReader {
     }
 }
 
-/// Parse a whole input: header first, then all data lines, in parallel on `pool`.
+/// Parse a whole input: header first, then all data lines, in parallel on `pool`; parsed lines
+/// are added to `progress` as they are merged.
 ///
 /// Fails on a missing or duplicated required column, on a read or decompression error, and when
 /// skipped lines exceed `opts.max_bad_lines`.
-pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPool>) -> Result<Ratings> {
+pub fn read_ratings(
+    input: Input,
+    opts: &ReadOptions,
+    pool: &Arc<rayon::ThreadPool>,
+    progress: Option<&Progress>,
+) -> Result<Ratings> {
     if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
@@ -784,6 +837,56 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         reader.carry.extend_from_slice(&head[header_end + 1..]);
     }
 
+    let mut ratings = Ratings::default();
+    if let Some(size) = reader.input.raw_size {
+        // Reserve for the rows a file of this size can hold (gzip text shrinks ~3x; lines are
+        // ~300+ bytes) so the largest vector does not grow by copying. Untouched capacity costs
+        // no memory.
+        let text = if reader.input.compression == crate::input::Compression::Gzip {
+            size * 4
+        } else {
+            size
+        };
+        ratings.rows.reserve((text / 256).min(1 << 31) as usize);
+    }
+    let mut merger = Merger {
+        ratings,
+        line_base: 1,
+        name: &name,
+        opts,
+        progress,
+    };
+    if pool.current_num_threads() == 1 {
+        // One thread asked for: read, parse and merge on this thread, no helpers.
+        let mut buf = Vec::with_capacity(opts.chunk_bytes + (64 << 10));
+        let mut rows = Vec::new();
+        loop {
+            let next = reader
+                .next(buf, opts.chunk_bytes, opts.max_line_bytes)
+                .map_err(|e| read_error_at(&name, compression, e, Some(merger.line_base)))?;
+            match next {
+                Next::Chunk(data) => {
+                    let chunk = parse_chunk(
+                        data,
+                        rows,
+                        &layout,
+                        opts.delimiter,
+                        opts.max_line_bytes,
+                        opts.bad_line_examples,
+                    );
+                    merger.chunk(&chunk)?;
+                    (buf, rows) = (chunk.data, chunk.rows);
+                }
+                Next::LongLine(b) => {
+                    merger.long_line()?;
+                    buf = b;
+                }
+                Next::Done => break,
+            }
+        }
+        return merger.finish();
+    }
+
     let in_flight = pool.current_num_threads() * 2 + 2;
     let (free_tx, free_rx) = bounded::<Vec<u8>>(in_flight);
     for _ in 0..in_flight {
@@ -792,14 +895,21 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
             .expect("fresh channel");
     }
     let (msg_tx, msg_rx) = unbounded::<Msg>();
-    spawn_reader(reader, free_rx, msg_tx, Arc::clone(pool), layout, opts.clone());
+    let spare: SpareRows = Arc::default();
+    spawn_reader(
+        reader,
+        free_rx,
+        Arc::clone(&spare),
+        msg_tx,
+        Arc::clone(pool),
+        layout,
+        opts.clone(),
+    );
 
-    let mut ratings = Ratings::default();
     let mut next_seq = 0u64;
     let mut end = None;
-    let mut pending = BTreeMap::new();
-    let mut line_base = 1u64; // line number of the header
     let mut failure = None;
+    let mut pending = BTreeMap::new();
     while end.is_none_or(|e| next_seq < e) {
         match msg_rx.recv() {
             Ok(Msg::Parsed(seq, chunk)) => {
@@ -826,42 +936,90 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         while let Some(item) = pending.remove(&next_seq) {
             match item {
                 Some(chunk) => {
-                    merge_chunk(&mut ratings, &chunk, line_base, opts).map_err(|e| e.context(&name))?;
-                    line_base += chunk.lines;
+                    merger.chunk(&chunk)?;
                     let _ = free_tx.send(chunk.data);
-                }
-                None => {
-                    line_base += 1;
-                    ratings.stats.input_lines += 1;
-                    ratings.stats.bad_lines.add(BadKind::LineTooLong);
-                    if ratings.stats.examples.len() < opts.bad_line_examples {
-                        ratings.stats.examples.push(BadLine {
-                            line: line_base,
-                            kind: BadKind::LineTooLong,
-                            detail: format!("over {} bytes", opts.max_line_bytes),
-                        });
+                    if let Ok(mut v) = spare.lock() {
+                        v.push(chunk.rows);
                     }
                 }
+                None => merger.long_line()?,
             }
             next_seq += 1;
-            if let BadLineLimit::Count(n) = opts.max_bad_lines {
-                if ratings.stats.bad_lines.total() > n {
-                    return Err(too_many_bad(&name, &ratings.stats, opts.max_bad_lines));
-                }
-            }
         }
     }
     if let Some(err) = failure {
-        return Err(read_error_at(&name, compression, err, Some(line_base)));
+        return Err(read_error_at(&name, compression, err, Some(merger.line_base)));
     }
-    let stats = &ratings.stats;
-    if !opts
-        .max_bad_lines
-        .allows(stats.bad_lines.total(), stats.input_lines)
-    {
-        return Err(too_many_bad(&name, stats, opts.max_bad_lines));
+    merger.finish()
+}
+
+impl Ratings {
+    /// Release memory only needed while ids were being added (the id lookup indexes).
+    fn done_adding(mut self) -> Self {
+        self.customers.freeze();
+        self.products.freeze();
+        self
     }
-    Ok(ratings)
+}
+
+/// Folds parsed chunks, strictly in input order, into the ratings.
+struct Merger<'a> {
+    ratings: Ratings,
+    /// Line number of the last line merged (the header is line 1).
+    line_base: u64,
+    name: &'a str,
+    opts: &'a ReadOptions,
+    progress: Option<&'a Progress>,
+}
+
+impl Merger<'_> {
+    fn chunk(&mut self, chunk: &ParsedChunk) -> Result<()> {
+        merge_chunk(&mut self.ratings, chunk, self.line_base, self.opts).map_err(|e| e.context(self.name))?;
+        self.line_base += chunk.lines;
+        if let Some(p) = self.progress {
+            Progress::add(&p.lines, chunk.lines);
+        }
+        self.check_count_limit()
+    }
+
+    fn long_line(&mut self) -> Result<()> {
+        self.line_base += 1;
+        let stats = &mut self.ratings.stats;
+        stats.input_lines += 1;
+        stats.bad_lines.add(BadKind::LineTooLong);
+        if stats.examples.len() < self.opts.bad_line_examples {
+            stats.examples.push(BadLine {
+                line: self.line_base,
+                kind: BadKind::LineTooLong,
+                detail: format!("over {} bytes", self.opts.max_line_bytes),
+            });
+        }
+        self.check_count_limit()
+    }
+
+    /// A count limit can fail early; a fraction needs the final line count.
+    fn check_count_limit(&self) -> Result<()> {
+        match self.opts.max_bad_lines {
+            BadLineLimit::Count(n) if self.ratings.stats.bad_lines.total() > n => Err(too_many_bad(
+                self.name,
+                &self.ratings.stats,
+                self.opts.max_bad_lines,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<Ratings> {
+        let stats = &self.ratings.stats;
+        if !self
+            .opts
+            .max_bad_lines
+            .allows(stats.bad_lines.total(), stats.input_lines)
+        {
+            return Err(too_many_bad(self.name, stats, self.opts.max_bad_lines));
+        }
+        Ok(self.ratings.done_adding())
+    }
 }
 
 fn too_many_bad(name: &str, stats: &ReadStats, limit: BadLineLimit) -> Error {
@@ -882,9 +1040,14 @@ fn too_many_bad(name: &str, stats: &ReadStats, limit: BadLineLimit) -> Error {
     ))
 }
 
+/// Row vectors handed back by the merger for reuse, so parse jobs do not allocate (and fault in)
+/// fresh memory for every chunk.
+type SpareRows = Arc<std::sync::Mutex<Vec<Vec<ParsedRow>>>>;
+
 fn spawn_reader(
     mut reader: ChunkReader,
     free_rx: Receiver<Vec<u8>>,
+    spare: SpareRows,
     msg_tx: Sender<Msg>,
     pool: Arc<rayon::ThreadPool>,
     layout: Arc<Layout>,
@@ -899,18 +1062,22 @@ fn spawn_reader(
                 let Ok(buf) = free_rx.recv() else { return };
                 match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
                     Ok(Next::Chunk(data)) => {
-                        let (tx, layout) = (msg_tx.clone(), Arc::clone(&layout));
-                        let limits = ParseLimits {
-                            delimiter: opts.delimiter,
-                            max_line: opts.max_line_bytes,
-                            keep_examples: opts.bad_line_examples,
-                        };
+                        let (tx, layout, spare_rows) =
+                            (msg_tx.clone(), Arc::clone(&layout), Arc::clone(&spare));
+                        let (delimiter, max_line, keep) =
+                            (opts.delimiter, opts.max_line_bytes, opts.bad_line_examples);
                         let this = seq;
                         pool.spawn_fifo(move || {
+                            let rows = spare_rows
+                                .lock()
+                                .map(|mut v| v.pop())
+                                .ok()
+                                .flatten()
+                                .unwrap_or_default();
                             // A panic in a spawned job would abort the process (rayon's default),
                             // or, with a handler, leave the merger waiting for this chunk forever.
                             let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                parse_chunk(data, &layout, limits)
+                                parse_chunk(data, rows, &layout, delimiter, max_line, keep)
                             }));
                             let _ = tx.send(match parsed {
                                 Ok(parsed) => Msg::Parsed(this, parsed),
@@ -943,9 +1110,26 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
     let data = &chunk.data;
     let span = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
     r.rows.reserve(chunk.rows.len());
-    for row in &chunk.rows {
-        let (c, _) = r.customers.intern_hashed(row.customer_hash, span(row.customer));
-        let (p, new) = r.products.intern_hashed(row.product_hash, span(row.product));
+    // Table slots are random memory accesses: ask for the slots of a row a few rows ahead so
+    // their cache misses overlap with the work on this one.
+    const AHEAD: usize = 8;
+    for (i, row) in chunk.rows.iter().enumerate() {
+        if let Some(next) = chunk.rows.get(i + AHEAD) {
+            r.customers.prefetch(next.customer_hash);
+            r.products.prefetch(next.product_hash);
+        }
+        let ckey = KeyRef {
+            bytes: span(row.customer),
+            hash: row.customer_hash,
+            small: row.customer_small,
+        };
+        let pkey = KeyRef {
+            bytes: span(row.product),
+            hash: row.product_hash,
+            small: row.product_small,
+        };
+        let (c, _) = r.customers.intern_ref(&ckey);
+        let (p, new) = r.products.intern_ref(&pkey);
         if new {
             if p > Rating::MAX_PRODUCT {
                 return Err(Error::bad_input(
@@ -973,6 +1157,42 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
         });
     }
     Ok(())
+}
+
+/// Read and check only the header line of `input` (for `--dry-run`): the required columns must be
+/// present. Returns the header's column names.
+pub fn check_header(input: &mut Input, opts: &ReadOptions) -> Result<Vec<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => {
+                line.push(byte[0]);
+                if line.len() > opts.max_line_bytes {
+                    return Err(Error::bad_input(format!(
+                        "{}: line 1 (the header) is longer than {} bytes",
+                        input.name, opts.max_line_bytes
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&input.name, input.compression, e)),
+        }
+    }
+    if line.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: the input is empty; expected a header line",
+            input.name
+        )));
+    }
+    parse_header(&line, opts, &input.name)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(&line);
+    Ok(line
+        .split(|&b| b == opts.delimiter)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect())
 }
 
 /// Decompressed bytes of an input, for the decompress-only benchmark: reads to the end in large
@@ -1017,7 +1237,7 @@ mod tests {
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
             None,
         )?;
-        read_ratings(input, opts, &pool)
+        read_ratings(input, opts, &pool, None)
     }
 
     #[test]
@@ -1061,7 +1281,7 @@ mod tests {
         let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
         let input =
             crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
-        let r = read_ratings(input, &opts, &pool).unwrap();
+        let r = read_ratings(input, &opts, &pool, None).unwrap();
         let b = r.stats.bad_lines;
         assert_eq!(
             (
@@ -1382,7 +1602,7 @@ mod props {
             };
             let raw = Trickle { data: data.clone(), pos: 0, step };
             let input = crate::input::open_source("mem".into(), Box::new(raw), None).unwrap();
-            let got = read_ratings(input, &opts, &pool);
+            let got = read_ratings(input, &opts, &pool, None);
             // Header lines longer than the limit are refused only when their end is not in the
             // first read; the model does not know reads, so such headers are not compared.
             let header_len = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
@@ -1420,7 +1640,7 @@ mod props {
                 ..ReadOptions::default()
             };
             let input = crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
-            if let Ok(r) = read_ratings(input, &opts, &pool) {
+            if let Ok(r) = read_ratings(input, &opts, &pool, None) {
                 let s = &r.stats;
                 prop_assert_eq!(s.valid + s.bad_lines.total() + s.blank_lines, s.input_lines);
             }

@@ -51,8 +51,9 @@ fn put_len_field(out: &mut Vec<u8>, tag: u8, len: usize) {
 
 const VALUES_KEY: &[u8] = b"\x0a\x06values";
 
-/// Append one framed record for a sparse row: `features["values"]` = Float32Tensor{values, keys,
-/// shape: [feature_dim]}, `label["values"]` = Float32Tensor{values: [label]}.
+/// Append one framed record for a sparse row: `features["values"]` =
+/// `Float32Tensor{values, keys, shape: [feature_dim]}`, `label["values"]` =
+/// `Float32Tensor{values: [label]}`.
 pub fn encode_sparse_record(out: &mut Vec<u8>, keys: &[u32], values: &[f32], feature_dim: u64, label: f32) {
     debug_assert_eq!(keys.len(), values.len());
     let values_len = 4 * values.len();
@@ -110,6 +111,16 @@ pub fn write_records<W: Write + ?Sized>(
     enc: &Encoded,
     range: std::ops::Range<usize>,
 ) -> io::Result<u64> {
+    write_records_counted(out, enc, range, None)
+}
+
+/// [`write_records`], adding the records written to `counter` as blocks are written.
+pub fn write_records_counted<W: Write + ?Sized>(
+    out: &mut W,
+    enc: &Encoded,
+    range: std::ops::Range<usize>,
+    counter: Option<&std::sync::atomic::AtomicU64>,
+) -> io::Result<u64> {
     let batch_rows = BLOCK_ROWS * rayon::current_num_threads().max(1) * 2;
     let mut written = 0u64;
     let mut start = range.start;
@@ -132,6 +143,9 @@ pub fn write_records<W: Write + ?Sized>(
         for b in &blocks {
             out.write_all(b)?;
             written += b.len() as u64;
+        }
+        if let Some(c) = counter {
+            c.fetch_add((end - start) as u64, std::sync::atomic::Ordering::Relaxed);
         }
         start = end;
     }

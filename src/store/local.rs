@@ -88,6 +88,39 @@ impl Store for LocalStore {
         Ok(())
     }
 
+    fn check(&self, overwrite: bool) -> Result<()> {
+        if self.root.join(MANIFEST).exists() && !overwrite {
+            return Err(Error::new(
+                ErrorKind::OutputExists,
+                format!(
+                    "output {} already holds a finished run ({MANIFEST}); pass --overwrite to replace it",
+                    self.root.display()
+                ),
+            ));
+        }
+        // The nearest existing ancestor must be a writable directory.
+        let mut dir = self.root.as_path();
+        loop {
+            match fs::metadata(dir) {
+                Ok(m) if m.is_dir() && !m.permissions().readonly() => return Ok(()),
+                Ok(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "output {}: {} is not a writable directory",
+                            self.root.display(),
+                            dir.display()
+                        ),
+                    ))
+                }
+                Err(_) => match dir.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => dir = p,
+                    _ => return Ok(()),
+                },
+            }
+        }
+    }
+
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {
         let path = self.root.join(rel_path);
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();

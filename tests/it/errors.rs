@@ -1089,7 +1089,7 @@ fn prepare_with_bad_indices() {
         ("0,abc,5\n", "line 2: product \"abc\" is not a non-negative integer index"),
         ("0,99999999999,5\n", "line 2: product \"99999999999\" is not a non-negative integer index"),
         ("0,1,five\n", "py/train/train.csv: line 2: star_rating \"five\" is not a number"),
-        ("0,1\n", "py/train/train.csv: line 2: 2 fields, the header has 3; check --delimiter"),
+        ("0,1\n", "py/train/train.csv: line 2: 2 fields, the header has 3; check the file"),
     ] {
         prepare_fixture(&w, train);
         fails_with(&w, &["prepare", "py", "-o", "out"], 3, &[needle]);

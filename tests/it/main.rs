@@ -1,5 +1,6 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
+mod contract;
 mod errors;
 mod inspect;
 mod interrupt;
