@@ -13,11 +13,12 @@ cargo test --doc
 
 if [ -d python ]; then
   echo "== python: fmprep_airflow against the real binary"
-  cargo build --release --bin fmprep
+  # The debug binary that `cargo test` just built: small inputs, and no second (release) build.
+  cargo build --bin fmprep
   venv="${FMPREP_TEST_VENV:-$HOME/.cache/fmprep-test-venv}"
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check pytest ./python
-  FMPREP_BIN="$target_dir/release/fmprep" "$venv/bin/python" -m pytest python/tests -q
+  FMPREP_BIN="$target_dir/debug/fmprep" "$venv/bin/python" -m pytest python/tests -q
 fi

@@ -30,6 +30,11 @@ use crate::split::{Split, SplitFractions, DEFAULT_SEED};
 use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
 use crate::store::{Source, Store, MANIFEST};
 
+/// Largest accepted `--max-line-bytes`.
+pub const MAX_LINE_LIMIT: usize = 1 << 30;
+/// Largest accepted `--threads`.
+pub const MAX_THREADS: usize = 1024;
+
 /// Options of a pipeline run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Options {
@@ -98,6 +103,20 @@ impl Options {
         }
         if self.read.chunk_bytes < 1024 {
             return Err(Error::usage("the read chunk size must be at least 1 KiB"));
+        }
+        // Spans within a chunk are 32-bit, and a chunk may hold about two lines of this length.
+        if self.read.max_line_bytes > MAX_LINE_LIMIT {
+            return Err(Error::usage(format!(
+                "--max-line-bytes {} is over the largest supported value {MAX_LINE_LIMIT} (1 GiB)",
+                self.read.max_line_bytes
+            )));
+        }
+        // Threads are created up front: a typo like 10000 must not start ten thousand of them.
+        if self.threads > MAX_THREADS {
+            return Err(Error::usage(format!(
+                "--threads {} is over {MAX_THREADS}; use 0 for one per core",
+                self.threads
+            )));
         }
         if self.train_shards == Some(0) {
             return Err(Error::usage("--train-shards must be at least 1"));
@@ -288,11 +307,23 @@ pub fn build_dataset(
     opts.set_stage("read");
     let ratings = timer.stage("read", || input.read(&read, pool, opts.progress.as_deref()))?;
     crate::interrupt::check()?;
-    if ratings.rows.is_empty() {
+    let stats = &ratings.stats;
+    if stats.input_lines == stats.blank_lines {
         return Err(Error::bad_input(format!(
-            "{name}: no valid rating rows ({} data lines, {} skipped as malformed); nothing to train on",
-            ratings.stats.input_lines,
-            ratings.stats.bad_lines.total()
+            "{name}: the header is followed by no review rows; is the file complete?"
+        )));
+    }
+    if ratings.rows.is_empty() {
+        let first = stats
+            .examples
+            .first()
+            .map(|b| format!("; first: {b}"))
+            .unwrap_or_default();
+        return Err(Error::bad_input(format!(
+            "{name}: no valid rating rows ({} data lines, {} skipped as malformed{first}); nothing to \
+             train on, check the file and --delimiter",
+            stats.input_lines,
+            stats.bad_lines.total()
         )));
     }
     opts.set_stage("filter");
@@ -302,12 +333,14 @@ pub fn build_dataset(
     } else {
         let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
         let after_long_tail = kept.len() as u64;
+        crate::interrupt::check()?;
         (
             timer.stage("dedupe", || filter::dedupe(kept)),
             after_long_tail,
             None,
         )
     };
+    crate::interrupt::check()?;
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
             "{name}: no rows left after the long-tail filter ({} valid rows; none has a customer with >= {} \
@@ -316,6 +349,7 @@ pub fn build_dataset(
         )));
     }
     let index = timer.stage("index", || Index::build(&rows, &ratings));
+    crate::interrupt::check()?;
     let split = timer.stage("split", || {
         let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
         split_mode::split_rows(
@@ -606,10 +640,15 @@ fn write_table(
 }
 
 /// Read one split table of a preprocess output: the CSV, or else the Parquet file beside it.
-fn read_table(source: &dyn Source, csv_rel: &str, delimiter: u8) -> Result<Vec<Sample>> {
+fn read_table(
+    source: &dyn Source,
+    csv_rel: &str,
+    delimiter: u8,
+    bounds: Option<(Dims, &str)>,
+) -> Result<Vec<Sample>> {
     let name = format!("{}/{csv_rel}", source.describe());
     if let Some(r) = source.open(csv_rel)? {
-        return preprocessed::read_csv(r, delimiter, &name);
+        return preprocessed::read_csv_within(r, delimiter, &name, bounds);
     }
     #[cfg(feature = "parquet")]
     {
@@ -618,7 +657,25 @@ fn read_table(source: &dyn Source, csv_rel: &str, delimiter: u8) -> Result<Vec<S
             let mut buf = Vec::new();
             let pname = format!("{}/{rel}", source.describe());
             std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
-            return crate::parquet_io::read_samples(bytes::Bytes::from(buf), &pname);
+            let samples = crate::parquet_io::read_samples(bytes::Bytes::from(buf), &pname)?;
+            if let Some((dims, declared_by)) = bounds {
+                let outside = samples.iter().position(|s| {
+                    s.customer as u64 >= dims.n_customers || s.product as u64 >= dims.n_products
+                });
+                if let Some(row) = outside {
+                    let s = samples[row];
+                    return Err(Error::bad_input(format!(
+                        "{pname}: row {}: customer {} / product {} is out of range of {declared_by} \
+                         ({} customers, {} products); the tables do not match it (files of different runs?)",
+                        row + 1,
+                        s.customer,
+                        s.product,
+                        dims.n_customers,
+                        dims.n_products
+                    )));
+                }
+            }
+            return Ok(samples);
         }
     }
     Err(Error::new(
@@ -640,25 +697,39 @@ pub struct PrepareOptions {
     pub n_products: Option<u64>,
 }
 
-fn read_to_string(source: &dyn Source, rel: &str) -> Result<Option<String>> {
+fn read_bytes(source: &dyn Source, rel: &str) -> Result<Option<Vec<u8>>> {
     let Some(mut r) = source.open(rel)? else {
         return Ok(None);
     };
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut r, &mut s)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes)
         .map_err(|e| Error::io("cannot read", format!("{}/{rel}", source.describe()), e))?;
-    Ok(Some(s))
+    Ok(Some(bytes))
 }
 
-/// Work out the customer/product counts of a preprocess output: its manifest, else its maps, else
-/// the explicit options, else the largest index + 1 in the data. Explicit options must agree with
-/// the manifest or maps.
-fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sample>]) -> Result<Dims> {
+/// Entries of a map file: its non-empty lines after the header. Counted on bytes, since product
+/// titles are copied from the input as they are and need not be UTF-8.
+fn map_entries(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && *l != b"\r")
+        .count()
+        .saturating_sub(1) as u64
+}
+
+/// The dimensions a preprocess output declares before its data is read, and where they come from:
+/// its manifest, else its maps, else the explicit options. Explicit options must agree with the
+/// manifest or maps, and the manifest with the maps. A dimension nobody declares is `None`: the
+/// largest index + 1 in the data decides it.
+fn declared_dims(source: &dyn Source, popts: &PrepareOptions) -> Result<(Option<u64>, Option<u64>, String)> {
     let where_ = source.describe();
     let mut found: Option<(Dims, String)> = None;
-    if let Some(text) = read_to_string(source, MANIFEST)? {
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::bad_input(format!("{where_}/{MANIFEST}: not valid JSON ({e})")))?;
+    if let Some(bytes) = read_bytes(source, MANIFEST)? {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::bad_input(format!(
+                "{where_}/{MANIFEST}: not valid JSON ({e}); remove it or re-run preprocess"
+            ))
+        })?;
         if let (Some(c), Some(p)) = (v["n_customers"].as_u64(), v["n_products"].as_u64()) {
             found = Some((
                 Dims {
@@ -669,23 +740,30 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
             ));
         }
     }
-    if found.is_none() {
-        let lines = |rel| -> Result<Option<u64>> {
-            Ok(read_to_string(source, rel)?.map(|t| t.lines().count().saturating_sub(1) as u64))
-        };
-        if let (Some(c), Some(p)) = (lines("maps/customers.tsv")?, lines("maps/products.tsv")?) {
-            found = Some((
-                Dims {
-                    n_customers: c,
-                    n_products: p,
-                },
-                format!("{where_}/maps"),
-            ));
+    let maps = match (
+        read_bytes(source, "maps/customers.tsv")?,
+        read_bytes(source, "maps/products.tsv")?,
+    ) {
+        (Some(c), Some(p)) => Some(Dims {
+            n_customers: map_entries(&c),
+            n_products: map_entries(&p),
+        }),
+        _ => None,
+    };
+    match (&found, maps) {
+        (Some((d, from)), Some(m)) if *d != m => {
+            return Err(Error::bad_input(format!(
+                "{from} declares {} customers and {} products but {where_}/maps lists {} and {}; the \
+                 directory mixes files of different runs, re-run preprocess",
+                d.n_customers, d.n_products, m.n_customers, m.n_products
+            )));
         }
+        (None, Some(m)) => found = Some((m, format!("{where_}/maps"))),
+        _ => {}
     }
-    let explicit = (popts.n_customers, popts.n_products);
-    let dims = match (found, explicit) {
-        (Some((d, from)), (c, p)) => {
+    let (c, p) = (popts.n_customers, popts.n_products);
+    Ok(match found {
+        Some((d, from)) => {
             if c.is_some_and(|c| c != d.n_customers) || p.is_some_and(|p| p != d.n_products) {
                 return Err(Error::usage(format!(
                     "--n-customers/--n-products ({}/{}) do not match {from} ({}/{}); drop the flags or fix the input",
@@ -695,25 +773,18 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
                     d.n_products
                 )));
             }
-            d
+            (Some(d.n_customers), Some(d.n_products), from)
         }
-        (None, (c, p)) => {
-            let all = || splits.iter().flatten();
-            Dims {
-                n_customers: c.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
-                n_products: p.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
-            }
-        }
-    };
-    Ok(dims)
+        None => (c, p, "--n-customers/--n-products".to_string()),
+    })
 }
 
 /// The `hyperparameters.predictor_type` of a preprocess output's manifest, if it has one.
 fn predictor_type_of(source: &dyn Source) -> Result<Option<String>> {
-    let Some(text) = read_to_string(source, MANIFEST)? else {
+    let Some(bytes) = read_bytes(source, MANIFEST)? else {
         return Ok(None);
     };
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok(v["hyperparameters"]["predictor_type"]
         .as_str()
         .map(str::to_string))
@@ -731,11 +802,23 @@ pub fn prepare(
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
     let delimiter = popts.delimiter.unwrap_or(b',');
+    let (n_customers, n_products, declared_by) = declared_dims(source, popts)?;
+    let bounds = (n_customers.is_some() || n_products.is_some()).then(|| {
+        let dims = Dims {
+            n_customers: n_customers.unwrap_or(u64::MAX),
+            n_products: n_products.unwrap_or(u64::MAX),
+        };
+        (dims, declared_by.as_str())
+    });
     let mut splits = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
-        splits.push(timer.stage("read", || read_table(source, rel, delimiter))?);
+        splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
     }
-    let dims = resolve_dims(source, popts, &splits)?;
+    let all = || splits.iter().flatten();
+    let dims = Dims {
+        n_customers: n_customers.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
+        n_products: n_products.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
+    };
     opts.set_stage("write");
     opts.add_records_total(splits.iter().map(|s| s.len() as u64).sum());
     if splits.iter().all(|s| s.is_empty()) {
@@ -773,4 +856,164 @@ pub fn prepare(
         m.hyperparameters.insert("predictor_type".to_string(), pt);
     }
     finish(store, m, &mut timer, opts)
+}
+
+/// Invariants of stages 2-5 (filter, de-duplicate, index, split, encode) on arbitrary small rating
+/// sets, checked against direct definitions.
+#[cfg(test)]
+mod props {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use crate::encode::{self, Sample};
+    use crate::filter::{self, FilterOptions};
+    use crate::index::{Index, Numbering, NO_INDEX};
+    use crate::reader::{Rating, Ratings};
+    use crate::split::{self, SplitFractions};
+
+    /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.
+    fn triples() -> impl Strategy<Value = Vec<(String, String, u8)>> {
+        prop::collection::vec((0u8..8, 0u8..6, 1u8..=5), 0..80).prop_map(|v| {
+            v.into_iter()
+                .map(|(c, p, s)| (format!("c{c}"), format!("p{p}"), s))
+                .collect()
+        })
+    }
+
+    fn fractions() -> impl Strategy<Value = SplitFractions> {
+        (0.0f64..=1.0, 0.0f64..=1.0).prop_map(|(a, b)| {
+            let validate = b * (1.0 - a);
+            SplitFractions {
+                train: a,
+                validate,
+                test: 1.0 - a - validate,
+            }
+        })
+    }
+
+    /// A numbering must be a permutation of the codes present in `rows`, by descending count,
+    /// ties by first appearance in `rows`, with the counts of `rows`.
+    fn check_numbering(
+        n: &Numbering,
+        rows: &[Rating],
+        code: impl Fn(Rating) -> u32,
+    ) -> Result<(), TestCaseError> {
+        let mut first = Vec::new();
+        let mut count: HashMap<u32, u32> = HashMap::new();
+        for &r in rows {
+            let c = code(r);
+            if !count.contains_key(&c) {
+                first.push(c);
+            }
+            *count.entry(c).or_default() += 1;
+        }
+        prop_assert_eq!(n.len(), first.len());
+        let mut indices: Vec<u32> = first.iter().map(|&c| n.index_of[c as usize]).collect();
+        indices.sort_unstable();
+        prop_assert_eq!(indices, (0..first.len() as u32).collect::<Vec<_>>());
+        for (c, &i) in n.index_of.iter().enumerate() {
+            if count.contains_key(&(c as u32)) {
+                prop_assert_eq!(n.code_of[i as usize], c as u32);
+            } else {
+                prop_assert_eq!(i, NO_INDEX);
+            }
+        }
+        for (i, &c) in n.code_of.iter().enumerate() {
+            prop_assert_eq!(n.count_of[i], count[&c]);
+        }
+        let appearance = |c: u32| first.iter().position(|&x| x == c).unwrap();
+        for w in n.code_of.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            prop_assert!(
+                count[&a] > count[&b] || (count[&a] == count[&b] && appearance(a) < appearance(b)),
+                "order of codes {} and {}",
+                a,
+                b
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn filter_dedupe_index_split_encode(
+            triples in triples(),
+            min_c in 0u32..5,
+            min_p in 0u32..6,
+            fractions in fractions(),
+            seed in any::<u64>(),
+        ) {
+            let ratings = Ratings::from_triples(triples.iter().map(|(c, p, s)| (c.as_str(), p.as_str(), *s)));
+            prop_assert_eq!(ratings.rows.len(), triples.len());
+            let opts = FilterOptions { min_customer_ratings: min_c, min_product_ratings: min_p };
+
+            // Long tail: exactly the raw rows whose customer and product reach the thresholds,
+            // counted once on all raw rows, in input order.
+            let mut raw_c: HashMap<&str, u32> = HashMap::new();
+            let mut raw_p: HashMap<&str, u32> = HashMap::new();
+            for (c, p, _) in &triples {
+                *raw_c.entry(c).or_default() += 1;
+                *raw_p.entry(p).or_default() += 1;
+            }
+            let kept = filter::long_tail(&ratings, &opts);
+            let want: Vec<Rating> = ratings
+                .rows
+                .iter()
+                .zip(&triples)
+                .filter(|(_, (c, p, _))| raw_c[c.as_str()] >= min_c && raw_p[p.as_str()] >= min_p)
+                .map(|(r, _)| *r)
+                .collect();
+            prop_assert_eq!(&kept, &want);
+
+            // De-duplication: no pair twice, the first occurrence kept, order unchanged.
+            let deduped = filter::dedupe(kept.clone());
+            let mut seen = HashSet::new();
+            let want: Vec<Rating> = kept.iter().copied().filter(|r| seen.insert(r.pair())).collect();
+            prop_assert_eq!(&deduped, &want);
+
+            // Indices.
+            let index = Index::build(&deduped, &ratings);
+            check_numbering(&index.customers, &deduped, Rating::customer)?;
+            check_numbering(&index.products, &deduped, Rating::product)?;
+            let dims = index.dims();
+
+            // Split: exact sizes, a partition of the rows.
+            let n = deduped.len();
+            let s = split::split(n, &fractions, seed);
+            let a = ((fractions.train * n as f64).floor() as usize).min(n);
+            let b = (((fractions.train + fractions.validate) * n as f64).floor() as usize).clamp(a, n);
+            prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            let mut all: Vec<u32> = s.train.iter().chain(&s.validate).chain(&s.test).copied().collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..n as u32).collect::<Vec<_>>());
+
+            // CSR: two ones per row, at the customer and at n_customers + product.
+            for positions in [&s.train, &s.validate, &s.test] {
+                let samples: Vec<Sample> = encode::samples(&deduped, positions, &index);
+                let enc = encode::encode(&samples, dims).unwrap();
+                prop_assert_eq!(enc.features.shape(), (positions.len(), dims.feature_dim() as usize));
+                for (row, &pos) in enc.features.outer_iterator().zip(positions.iter()) {
+                    let r = deduped[pos as usize];
+                    let c = index.customers.index_of[r.customer() as usize] as usize;
+                    let p = index.products.index_of[r.product() as usize] as usize;
+                    let entries: Vec<(usize, f32)> = row.iter().map(|(col, &v)| (col, v)).collect();
+                    prop_assert_eq!(entries, vec![(c, 1.0), (dims.n_customers as usize + p, 1.0)]);
+                }
+                let labels: Vec<f32> = positions.iter().map(|&p| deduped[p as usize].stars() as f32).collect();
+                prop_assert_eq!(enc.labels, labels);
+            }
+        }
+
+        /// Split sizes for any n with the default fractions: Python's int(.6 * n), int(.8 * n).
+        #[test]
+        fn split_sizes_for_any_n(n in 0usize..3_000_000, seed in any::<u64>()) {
+            let (a, b) = SplitFractions::default().cuts(n);
+            prop_assert_eq!((a, b), ((0.6 * n as f64) as usize, (0.8 * n as f64) as usize));
+            if n <= 20_000 {
+                let s = split::split(n, &SplitFractions::default(), seed);
+                prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            }
+        }
+    }
 }

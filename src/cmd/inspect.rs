@@ -25,16 +25,14 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     }
     let mut total = Summary::default();
     let mut per_file = Vec::new();
-    let mut shown = 0usize;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Held back until every file decoded: on failure stdout stays empty, as for every command.
+    let mut head = Vec::new();
     for f in &files {
         let file = std::fs::File::open(f).map_err(|e| fmprep::Error::io("cannot open", f, e))?;
         let name = f.display().to_string();
         let s = summarize(BufReader::with_capacity(1 << 20, file), &name, |rec| {
-            if shown < a.head {
-                shown += 1;
-                let _ = writeln!(out, "{}", serde_json::to_string(rec).unwrap_or_default());
+            if head.len() < a.head {
+                head.push(serde_json::to_string(rec).unwrap_or_default());
             }
         });
         ui::info(&format!(
@@ -45,10 +43,14 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
         total.merge(&s);
         per_file.push(serde_json::json!({"path": name, "records": s.records, "error": s.error}));
     }
-    let summary = serde_json::json!({"files": per_file, "total": total});
     if let Some(err) = &total.error {
-        writeln!(out, "{summary}")?;
         return Err(fmprep::Error::bad_input(err.clone()).into());
+    }
+    let summary = serde_json::json!({"files": per_file, "total": total});
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in &head {
+        writeln!(out, "{line}")?;
     }
     Ok(Some(summary.to_string()))
 }

@@ -96,6 +96,25 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// Whether the command stages output files (and so must stop cooperatively on a signal).
+    pub fn writes_files(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Preprocess(_) | Command::Prepare(_) | Command::Synth(_)
+        )
+    }
+
+    /// Whether the command's product goes to stdout, so that a reader closing it early (`| head`)
+    /// is not a failure. For the others a broken pipe means an output went wrong.
+    pub fn stdout_is_output(&self) -> bool {
+        match self {
+            Command::Synth(a) => a.output == "-",
+            c => !c.writes_files(),
+        }
+    }
+}
+
 /// Flags that shape how the input is read and split.
 #[derive(Debug, Args, Clone)]
 pub struct CommonArgs {
@@ -203,12 +222,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
 
 /// The exit code and one-line message for an error: contexts added here, then the library's
 /// message (its sources are already part of it).
-pub fn describe_error(err: &anyhow::Error) -> (i32, String) {
+pub fn describe_error(err: &anyhow::Error, stdout_is_output: bool) -> (i32, String) {
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     });
-    if broken_pipe {
+    if broken_pipe && stdout_is_output {
         // The reader of our stdout went away (e.g. `| head`): not a failure of ours.
         return (0, String::new());
     }

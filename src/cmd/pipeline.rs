@@ -1,6 +1,5 @@
 //! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
 
-use anyhow::Context;
 use clap::Args;
 use fmprep::filter::FilterOptions;
 use fmprep::manifest::Manifest;
@@ -124,8 +123,8 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     if fmprep::parquet_io::is_parquet(&a.input) {
         return run_parquet(&a, mode, opts);
     }
-    let mut input =
-        fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    // The library's message already names the input.
+    let mut input = fmprep::input::open_input(&a.input)?;
     let store = fmprep::store::open_store(&a.output.output)?;
     if a.output.dry_run {
         let columns = fmprep::reader::check_header(&mut input, &opts.read)?;

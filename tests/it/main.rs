@@ -3,14 +3,17 @@
 mod columns;
 mod contract;
 mod encode;
+mod errors;
 mod explore;
 mod inspect;
+mod interrupt;
 mod kcore;
 mod labels;
 mod migration;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod prepare;
+mod regression;
 mod run;
 mod shards;
 mod split_modes;

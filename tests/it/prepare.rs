@@ -85,7 +85,7 @@ fn prepare_rejects_bad_indices_and_mismatched_counts() {
     let err = w
         .fmprep(&["prepare", "py", "-o", "out", "--n-products", "1"])
         .fails(3);
-    assert!(err.contains("outside"), "{err}");
+    assert!(err.contains("line 2: product index 1 is out of range"), "{err}");
     w.write("py/manifest.json", r#"{"n_customers": 1, "n_products": 2}"#);
     let err = w
         .fmprep(&["prepare", "py", "-o", "out", "--n-customers", "5"])

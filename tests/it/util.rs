@@ -36,16 +36,20 @@ impl Workdir {
         std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
     }
 
+    /// The binary with `args`, run in this directory, with the environment's FMPREP_* cleared.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fmprep"));
+        cmd.args(args).current_dir(self.dir.path());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("FMPREP_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd
+    }
+
     pub fn fmprep(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_fmprep"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("FMPREP_OUTPUT")
-            .env_remove("FMPREP_SEED")
-            .env_remove("FMPREP_THREADS")
-            .output()
-            .expect("running fmprep");
-        Run(out)
+        Run(self.command(args).output().expect("running fmprep"))
     }
 
     /// Generate a synthetic input with the binary's own generator.
