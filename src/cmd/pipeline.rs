@@ -6,24 +6,29 @@ use fmprep::filter::FilterOptions;
 use fmprep::manifest::Manifest;
 use fmprep::pipeline::{self, Options, PrepareOptions};
 
-use super::{parse_delimiter, ui, CommonArgs, OutputArgs};
+use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Reviews TSV, plain or gzip (detected from its bytes); `-` reads stdin.
+    /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for stdin.
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]
 pub struct PrepareArgs {
-    /// Directory written by `fmprep preprocess` (train/train.csv, validate/validate.csv, test/test.csv).
+    /// Directory or s3://bucket/prefix written by `fmprep preprocess` (train/train.csv,
+    /// validate/validate.csv, test/test.csv).
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Delimiter of the CSVs.
     #[arg(long, env = "FMPREP_CSV_DELIMITER", default_value = "comma", value_parser = parse_delimiter)]
     pub delimiter: u8,
@@ -100,8 +105,10 @@ fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
 
 pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     let opts = options(&a.output, Some(&a.common));
-    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
-    let store = fmprep::store::open_store(&a.output.output)?;
+    let s3 = a.s3.options();
+    let input = fmprep::input::open_input_with(&a.input, &s3)
+        .with_context(|| format!("opening input {}", a.input))?;
+    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     ui::info(&format!("reading {} ({:?})", input.name, input.compression));
     let m = match mode {
         Mode::Run => pipeline::run(input, store.as_ref(), &opts)?,
@@ -112,8 +119,9 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
 
 pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let opts = options(&a.output, None);
-    let source = fmprep::store::open_source(&a.input)?;
-    let store = fmprep::store::open_store(&a.output.output)?;
+    let s3 = a.s3.options();
+    let source = fmprep::store::open_source_with(&a.input, &s3)?;
+    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     let popts = PrepareOptions {
         delimiter: Some(a.delimiter),
         n_customers: a.n_customers,
