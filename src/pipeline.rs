@@ -460,7 +460,7 @@ pub fn prepare(
     for (_, rel) in preprocessed::SPLIT_FILES {
         let name = format!("{}/{rel}", source.describe());
         let r = source.open(rel)?.ok_or_else(|| {
-            Error::new(ErrorKind::Io, format!("{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSVs)"))
+            Error::new(source.missing_kind(), format!("{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSVs)"))
         })?;
         splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
     }

@@ -567,12 +567,11 @@ fn ctrl_c_during_an_upload_aborts_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (bounded) until the first part is on its way, then interrupt.
+    // Wait (bounded) until the first part is being received, then interrupt: the upload cannot
+    // complete before that part does, so the stop always finds it open.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !server.log().iter().any(|l| l.op == "CreateMultipartUpload")
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
+    while server.max_in_flight("UploadPart") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -584,6 +583,8 @@ fn ctrl_c_during_an_upload_aborts_it() {
     assert_eq!(r.code, 130, "{}", r.stderr);
     assert!(r.error_line().contains("interrupted by SIGINT"), "{}", r.stderr);
     assert!(!server.path("bucket/prepared").join(MANIFEST).exists());
+    assert!(!server.path("bucket/prepared/train/train.protobuf").exists());
+    assert_eq!(server.count("AbortMultipartUpload"), 1);
     assert_nothing_left_open(&server);
 }
 
@@ -639,7 +640,7 @@ fn missing_key_bucket_credentials_and_bad_urls_are_clear_errors() {
     let f = fixtures();
     let server = Server::start();
     let gz = f.gz.to_string_lossy();
-    let cases: [(&[&str], i32, &[&str]); 6] = [
+    let cases: [(&[&str], i32, &[&str]); 7] = [
         (
             &[
                 "run",
@@ -671,6 +672,16 @@ fn missing_key_bucket_credentials_and_bad_urls_are_clear_errors() {
             &["run", &gz, "--output", "s3://no-such-bucket/out"],
             5,
             &["cannot write s3://no-such-bucket/out", "does not exist"],
+        ),
+        (
+            &[
+                "prepare",
+                "s3://bucket/no-preprocess-here",
+                "--output",
+                "s3://bucket/prepared",
+            ],
+            5,
+            &["s3://bucket/no-preprocess-here/train/train.csv: not found"],
         ),
         (
             &["inspect", "s3://bucket/nothing-here/"],

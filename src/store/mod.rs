@@ -71,6 +71,12 @@ pub trait Source: Send + Sync {
 
     /// Open `rel_path` for reading; `Ok(None)` when it does not exist.
     fn open(&self, rel_path: &str) -> Result<Option<Box<dyn std::io::Read + Send>>>;
+
+    /// The kind of error for a required file that [`Source::open`] did not find (it decides the
+    /// exit code: a missing local file is an I/O error, a missing S3 key a remote one).
+    fn missing_kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Io
+    }
 }
 
 /// A local directory as a [`Source`].

@@ -269,7 +269,7 @@ impl S3Client {
                  does not match the access key id; check AWS_SECRET_ACCESS_KEY (or the profile's \
                  aws_secret_access_key)"
                 .to_string(),
-            (Some("InvalidAccessKeyId"), _) => format!(
+            (Some("InvalidAccessKeyId" | "NotSignedUp"), _) => format!(
                 "{at} does not know the access key id; check AWS_ACCESS_KEY_ID or AWS_PROFILE (and \
                  --endpoint-url: keys of one server are unknown to another)"
             ),

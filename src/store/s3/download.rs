@@ -387,6 +387,10 @@ impl Source for S3Source {
         self.url.location()
     }
 
+    fn missing_kind(&self) -> ErrorKind {
+        ErrorKind::Remote
+    }
+
     fn open(&self, rel_path: &str) -> Result<Option<Box<dyn Read + Send>>> {
         let url = self.url.join(rel_path);
         Ok(match self.client.head(&url, Op::read(&url))? {

@@ -35,6 +35,8 @@ const MAX_PARTS: i32 = 10_000;
 const PARTS_PER_STEP: i32 = 2_500;
 /// How long a dropped writer waits for its in-flight parts before aborting the upload anyway.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a writer waiting for S3 looks for a stop request.
+const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 
 /// An output location `s3://bucket/prefix`: every file `rel` becomes the object `prefix/rel`.
 #[derive(Debug, Clone)]
@@ -181,8 +183,7 @@ impl S3Writer {
         // Wait for a free slot before taking the buffer's memory out of the writer: this is what
         // bounds memory and applies backpressure to the encoder.
         let permits = up.permits.clone();
-        let permit = client
-            .block_on(async move { permits.acquire_owned().await })
+        let permit = wait_interruptibly(&client, permits.acquire_owned())?
             .map_err(|_| Error::new(ErrorKind::Internal, "upload slots closed"))?;
         self.part_len = part_len(client.options().part_size, n + 1);
         let body = Bytes::from(std::mem::replace(
@@ -241,10 +242,11 @@ impl S3Writer {
             if !all && !h.is_finished() {
                 break;
             }
-            let Some(h) = up.in_flight.pop_front() else { break };
-            let part = self
-                .client
-                .block_on(h)
+            let Some(h) = up.in_flight.front_mut() else { break };
+            // Interruptible: on a stop the handle stays queued, for Drop to settle and abort.
+            let joined = wait_interruptibly(&self.client, h)?;
+            up.in_flight.pop_front(); // its output is taken: never poll it again
+            let part = joined
                 .map_err(|e| Error::new(ErrorKind::Internal, format!("part upload task failed: {e}")))??;
             up.done.push(part);
         }
@@ -299,6 +301,24 @@ impl S3Writer {
             })?;
         Ok(())
     }
+}
+
+/// Wait for `fut` on the S3 runtime, giving up when Ctrl-C or SIGTERM asks the run to stop:
+/// slow parts must not delay the stop (the writer's drop then aborts the upload).
+fn wait_interruptibly<F>(client: &S3Client, fut: F) -> Result<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    client.block_on(async move {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let Ok(v) = tokio::time::timeout(INTERRUPT_POLL, &mut fut).await {
+                return Ok(v);
+            }
+            crate::interrupt::check()?;
+        }
+    })
 }
 
 async fn upload_part(client: &S3Client, url: &S3Url, id: &str, n: i32, body: Bytes) -> Result<CompletedPart> {
