@@ -428,6 +428,8 @@ fn prepare_uploads_large_files_in_parts_and_retries_transient_faults() {
         )
         .times(1),
     );
+    // A bit flipped in flight: the server's checksum check rejects the part and it is sent again.
+    server.add_rule(Rule::new("UploadPart", "partNumber=2&", Action::Corrupt).times(1));
     let r = fmprep(
         &server,
         &[
@@ -452,9 +454,16 @@ fn prepare_uploads_large_files_in_parts_and_retries_transient_faults() {
         "train.protobuf went up in two parts"
     );
     assert!(
-        parts.iter().any(|l| l.injected),
-        "the injected part failure happened"
+        parts.iter().filter(|l| l.injected).count() >= 2,
+        "the injected part faults happened"
     );
+    let uploads = server
+        .log()
+        .into_iter()
+        .filter(|l| l.op == "UploadPart" || l.op == "PutObject");
+    for l in uploads {
+        assert_eq!(l.crc32c, Some("header"), "every upload carries its CRC32C: {l:?}");
+    }
     assert_nothing_left_open(&server);
 }
 
@@ -486,6 +495,7 @@ fn transient_read_faults_are_retried_to_success() {
         .times(2),
     );
     server.add_rule(Rule::new("PutObject", "customers.tsv", Action::Status(503, "SlowDown")).times(2));
+    server.add_rule(Rule::new("PutObject", "validate.protobuf", Action::Corrupt).times(1));
     let r = fmprep(
         &server,
         &[
@@ -500,7 +510,7 @@ fn transient_read_faults_are_retried_to_success() {
     r.ok();
     assert_same_output(&want, &server, "bucket/out");
     let injected = server.log().iter().filter(|l| l.injected).count();
-    assert_eq!(injected, 5, "every injected fault was hit: {:#?}", server.log());
+    assert_eq!(injected, 6, "every injected fault was hit: {:#?}", server.log());
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub enum Action {
     Truncate,
     /// Answer 301 PermanentRedirect naming this region as the bucket's.
     Redirect(&'static str),
+    /// Flip one bit in the middle of the request body, as a bad link could, then pass it on.
+    Corrupt,
 }
 
 /// A fault rule: requests of kind `op` (see [`op_name`]) whose `path?query` contains `path` are
@@ -86,6 +88,9 @@ pub struct Logged {
     pub path: String,
     pub query: String,
     pub range: Option<String>,
+    /// The CRC32C the client sent for the body: `header` (x-amz-checksum-crc32c) or `trailer`
+    /// (announced in x-amz-trailer, sent after an aws-chunked body).
+    pub crc32c: Option<&'static str>,
     pub status: u16,
     pub injected: bool,
 }
@@ -309,6 +314,19 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let op = op_name(&method, &query, range.is_some());
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let crc32c = if !header("x-amz-checksum-crc32c").is_empty() {
+        Some("header")
+    } else if header("x-amz-trailer").eq_ignore_ascii_case("x-amz-checksum-crc32c") {
+        Some("trailer")
+    } else {
+        None
+    };
     let target = format!("{path}?{query}");
     let action = {
         let mut st = state.lock().unwrap();
@@ -360,6 +378,29 @@ async fn handle(
                 .expect("response");
             (resp, true)
         }
+        Some(Action::Corrupt) => {
+            let (parts, body) = req.into_parts();
+            let mut data = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes().to_vec())
+                .unwrap_or_default();
+            let middle = data.len() / 2;
+            if let Some(b) = data.get_mut(middle) {
+                *b ^= 0x10;
+            }
+            let resp = match svc.call(Request::from_parts(parts, s3s::Body::from(data))).await {
+                Ok(resp) => resp.map(|b| b.boxed()),
+                Err(e) => Response::builder()
+                    .status(500)
+                    .body(full(error_xml(
+                        "InternalError",
+                        &format!("<Detail>{e:?}</Detail>"),
+                    )))
+                    .expect("response"),
+            };
+            (resp, true)
+        }
         Some(Action::Delay(d)) => {
             tokio::time::sleep(d).await;
             (forward(&svc, req).await, false)
@@ -380,6 +421,7 @@ async fn handle(
         path,
         query,
         range,
+        crc32c,
         status: resp.status().as_u16(),
         injected,
     });

@@ -171,6 +171,16 @@ impl S3Client {
         &self.inner.region
     }
 
+    /// Whether upload bodies are covered by the SigV4 signature (SHA-256 of the payload): only
+    /// over plain HTTP, where nothing else protects them from tampering. Over HTTPS, TLS and the
+    /// CRC32C S3 verifies already do, at a fraction of the CPU.
+    pub(super) fn sign_payload(&self) -> bool {
+        self.inner
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().starts_with("http://"))
+    }
+
     pub(super) fn sdk(&self) -> &aws_sdk_s3::Client {
         &self.inner.s3
     }
@@ -287,6 +297,10 @@ impl S3Client {
                     self.inner.region
                 ),
             },
+            (Some("BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch"), _) => format!(
+                "S3 received corrupted bytes (checksum mismatch) {attempts} times; check the network path \
+                 (proxies, NICs) and re-run"
+            ),
             (Some("PreconditionFailed"), _) | (None, Some(412)) => {
                 "the object changed while it was being read (its ETag differs from when the read \
                  started); re-run once it is no longer being written"

@@ -5,7 +5,9 @@
 //! is handed to an upload task on the S3 runtime while the producer fills the next one, so
 //! uploading overlaps with encoding. A semaphore of `concurrency` permits bounds the parts in
 //! flight: memory stays at most `(concurrency + 1) × part_size` per writer, however large the
-//! object. Every request asks S3 to verify a CRC32C of the bytes it received.
+//! object. Every upload carries a CRC32C of its bytes, which S3 verifies (a mismatch is sent
+//! again); over HTTPS that replaces SigV4's SHA-256 of the payload, which TLS makes redundant and
+//! which would cost more CPU than the rest of the upload path.
 //!
 //! The upload completes only in [`ObjectWriter::commit`]. A writer dropped before (an error
 //! anywhere, Ctrl-C, a panic) lets its in-flight parts settle, then aborts the upload, so no part
@@ -16,6 +18,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -254,21 +257,29 @@ impl S3Writer {
     }
 
     fn put_single(&mut self) -> Result<()> {
-        let s3 = self.client.sdk().clone();
+        let client = self.client.clone();
         let body = Bytes::from(std::mem::take(&mut self.buf));
-        let (bucket, key, ct) = (self.url.bucket.clone(), self.url.key.clone(), self.content_type);
+        let (url, ct) = (self.url.clone(), self.content_type);
         self.client
-            .block_on(async move {
-                s3.put_object()
-                    .bucket(bucket)
-                    .key(key)
+            .block_on(resend_corrupted(&client, || {
+                let req = client
+                    .sdk()
+                    .put_object()
+                    .bucket(&url.bucket)
+                    .key(&url.key)
                     .content_type(ct)
                     .content_length(body.len() as i64)
                     .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-                    .body(ByteStream::from(body))
-                    .send()
-                    .await
-            })
+                    .body(ByteStream::from(body.clone()));
+                let sign = client.sign_payload();
+                async move {
+                    if sign {
+                        req.send().await
+                    } else {
+                        req.customize().disable_payload_signing().send().await
+                    }
+                }
+            }))
             .map_err(|e| self.client.error(e, Op::write(&self.url).request("PutObject")))?;
         Ok(())
     }
@@ -322,27 +333,61 @@ where
 }
 
 async fn upload_part(client: &S3Client, url: &S3Url, id: &str, n: i32, body: Bytes) -> Result<CompletedPart> {
-    let out = client
-        .sdk()
-        .upload_part()
-        .bucket(&url.bucket)
-        .key(&url.key)
-        .upload_id(id)
-        .part_number(n)
-        .content_length(body.len() as i64)
-        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| {
-            let request = format!("UploadPart {n}");
-            client.error(e, Op::write(url).request(&request))
-        })?;
+    let out = resend_corrupted(client, || {
+        let req = client
+            .sdk()
+            .upload_part()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .upload_id(id)
+            .part_number(n)
+            .content_length(body.len() as i64)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .body(ByteStream::from(body.clone()));
+        let sign = client.sign_payload();
+        async move {
+            if sign {
+                req.send().await
+            } else {
+                req.customize().disable_payload_signing().send().await
+            }
+        }
+    })
+    .await
+    .map_err(|e| {
+        let request = format!("UploadPart {n}");
+        client.error(e, Op::write(url).request(&request))
+    })?;
     Ok(CompletedPart::builder()
         .part_number(n)
         .set_e_tag(out.e_tag)
         .set_checksum_crc32_c(out.checksum_crc32_c)
         .build())
+}
+
+/// Send an upload built by `send`, again when S3 says the bytes it received do not match their
+/// checksum: corruption in flight is transient, but the SDK retries only 5xx and throttling.
+async fn resend_corrupted<T, E, F, Fut>(client: &S3Client, mut send: F) -> std::result::Result<T, SdkError<E>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+{
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(e)
+                if attempt < client.options().max_attempts
+                    && matches!(
+                        e.code(),
+                        Some("BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch")
+                    ) =>
+            {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
 
 impl Write for S3Writer {
