@@ -67,13 +67,13 @@ pub fn open_input(spec: &str) -> Result<Input> {
     open_input_with(spec, &S3Options::default())
 }
 
-/// Open `spec` for reading as [`open_input`] does, S3 objects with `s3` options.
-pub fn open_input_with(spec: &str, s3: &S3Options) -> Result<Input> {
+/// Open `spec` for reading as [`open_input`] does, S3 objects with `opts`.
+pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
     if spec == "-" {
         return open_source("stdin".to_string(), Box::new(io::stdin()), None);
     }
     if crate::store::s3::is_s3_url(spec) {
-        return crate::store::s3::open_s3_input(spec, s3);
+        return crate::store::s3::open_s3_input(spec, opts);
     }
     let path = Path::new(spec);
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot open input", path, e))?;

@@ -52,14 +52,14 @@ pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
     open_store_with(spec, &S3Options::default())
 }
 
-/// Open the store for an output spec, S3 locations with `s3` options.
-pub fn open_store_with(spec: &str, s3: &S3Options) -> Result<Box<dyn Store>> {
+/// Open the store for an output spec, S3 locations with `opts`.
+pub fn open_store_with(spec: &str, opts: &S3Options) -> Result<Box<dyn Store>> {
     if s3::is_s3_url(spec) {
         s3::parse_s3_url(spec)?;
         #[cfg(feature = "s3")]
-        return Ok(Box::new(s3::S3Store::new(s3::S3Client::shared(s3)?, spec)?));
+        return Ok(Box::new(s3::S3Store::new(s3::S3Client::shared(opts)?, spec)?));
         #[cfg(not(feature = "s3"))]
-        return Err(s3::not_built(spec));
+        return Err(s3::not_built(spec, opts));
     }
     Ok(Box::new(LocalStore::new(spec)))
 }
@@ -118,14 +118,14 @@ pub fn open_source(spec: &str) -> Result<Box<dyn Source>> {
     open_source_with(spec, &S3Options::default())
 }
 
-/// Open a [`Source`] for a spec, S3 locations with `s3` options.
-pub fn open_source_with(spec: &str, s3: &S3Options) -> Result<Box<dyn Source>> {
+/// Open a [`Source`] for a spec, S3 locations with `opts`.
+pub fn open_source_with(spec: &str, opts: &S3Options) -> Result<Box<dyn Source>> {
     if s3::is_s3_url(spec) {
         s3::parse_s3_url(spec)?;
         #[cfg(feature = "s3")]
-        return Ok(Box::new(s3::S3Source::new(s3::S3Client::shared(s3)?, spec)?));
+        return Ok(Box::new(s3::S3Source::new(s3::S3Client::shared(opts)?, spec)?));
         #[cfg(not(feature = "s3"))]
-        return Err(s3::not_built(spec));
+        return Err(s3::not_built(spec, opts));
     }
     Ok(Box::new(LocalSource::new(spec)))
 }

@@ -149,15 +149,22 @@ pub struct Server {
     pub root: PathBuf,
     state: Arc<Mutex<State>>,
     rt: Option<tokio::runtime::Runtime>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// Start a server with one bucket, `bucket`.
+    /// Start a server over a new temporary directory with one bucket, `bucket`, on a free port.
     pub fn start() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonical root");
-        std::fs::create_dir(root.join("bucket")).expect("create bucket");
+        std::fs::create_dir(dir.path().join("bucket")).expect("create bucket");
+        let mut server = Server::serve(dir.path(), "127.0.0.1:0");
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Serve the directory `root` (each sub-directory a bucket) on `addr`.
+    pub fn serve(root: &Path, addr: &str) -> Server {
+        let root = root.canonicalize().expect("canonical root");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -169,8 +176,8 @@ impl Server {
         let service = b.build();
         let state = Arc::new(Mutex::new(State::default()));
         let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .expect("bind the server address");
         let addr = listener.local_addr().expect("local addr");
         let st = state.clone();
         rt.spawn(async move {
@@ -192,7 +199,7 @@ impl Server {
             root,
             state,
             rt: Some(rt),
-            _dir: dir,
+            _dir: None,
         }
     }
 

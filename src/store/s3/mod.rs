@@ -274,7 +274,7 @@ pub fn wants_path_style(endpoint: &str) -> bool {
 
 /// The error returned for an `s3://` spec when fmprep was built without the `s3` feature.
 #[cfg(not(feature = "s3"))]
-pub(crate) fn not_built(spec: &str) -> Error {
+pub(crate) fn not_built(spec: &str, _opts: &S3Options) -> Error {
     Error::usage(format!(
         "{spec}: this fmprep was built without S3 support; rebuild with the default `s3` cargo feature"
     ))
@@ -289,8 +289,7 @@ pub fn open_s3_input(url: &str, opts: &S3Options) -> Result<crate::input::Input>
     }
     #[cfg(not(feature = "s3"))]
     {
-        let _ = opts;
-        Err(not_built(url))
+        Err(not_built(url, opts))
     }
 }
 
@@ -304,8 +303,7 @@ pub fn open_s3_object(url: &str, opts: &S3Options) -> Result<Box<dyn std::io::Re
     }
     #[cfg(not(feature = "s3"))]
     {
-        let _ = opts;
-        Err(not_built(url))
+        Err(not_built(url, opts))
     }
 }
 
@@ -319,8 +317,7 @@ pub fn list_s3_recordio(url: &str, opts: &S3Options) -> Result<Vec<String>> {
     }
     #[cfg(not(feature = "s3"))]
     {
-        let _ = opts;
-        Err(not_built(url))
+        Err(not_built(url, opts))
     }
 }
 
