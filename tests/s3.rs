@@ -744,6 +744,28 @@ fn missing_key_bucket_credentials_and_bad_urls_are_clear_errors() {
         r.stderr
     );
 
+    // A bucket policy denies the object.
+    server.add_rule(Rule::new(
+        "Head",
+        "/bucket/denied",
+        Action::Status(403, "AccessDenied"),
+    ));
+    server.add_rule(Rule::new(
+        "GetRange",
+        "/bucket/denied",
+        Action::Status(403, "AccessDenied"),
+    ));
+    let r = fmprep(&server, &["inspect", "s3://bucket/denied/train.protobuf"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.error_line().contains(
+            "cannot read s3://bucket/denied/train.protobuf (GetObject): access denied; check that the \
+             credentials are allowed s3:GetObject on it"
+        ),
+        "{}",
+        r.stderr
+    );
+
     // The bucket lives in another region: S3 answers with a redirect naming it.
     server.add_rule(Rule::new("Head", "/bucket/", Action::Redirect("eu-west-1")));
     server.add_rule(Rule::new("GetRange", "/bucket/", Action::Redirect("eu-west-1")));

@@ -135,8 +135,8 @@ pub struct S3Args {
     /// AWS region of the bucket (default: AWS_REGION, the profile, instance metadata, else us-east-1).
     #[arg(long, env = "FMPREP_REGION", value_name = "REGION")]
     pub region: Option<String>,
-    /// S3-compatible endpoint such as http://localhost:9000 (MinIO, LocalStack, on-prem)
-    /// [default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS].
+    /// S3-compatible endpoint such as http://localhost:9000 for MinIO, LocalStack or on-prem stores
+    /// (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).
     #[arg(long, env = "FMPREP_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Path-style addressing (endpoint/bucket/key); automatic when the endpoint host is an IP or localhost.

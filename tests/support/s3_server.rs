@@ -162,9 +162,20 @@ impl Server {
         server
     }
 
-    /// Serve the directory `root` (each sub-directory a bucket) on `addr`.
+    /// Serve the directory `root` (each sub-directory a bucket) on `addr`. Files already there get
+    /// an ETag (see [`seed_etag`]).
     pub fn serve(root: &Path, addr: &str) -> Server {
         let root = root.canonicalize().expect("canonical root");
+        for bucket in std::fs::read_dir(&root).expect("read root").flatten() {
+            if bucket.path().is_dir() {
+                let name = bucket.file_name().to_string_lossy().into_owned();
+                let mut keys = Vec::new();
+                walk(&bucket.path(), &bucket.path(), &mut keys);
+                for key in keys {
+                    seed_etag(&root, &name, &key);
+                }
+            }
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -217,6 +228,8 @@ impl Server {
         let p = self.path(bucket_key);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, data).expect("write object");
+        let (bucket, key) = bucket_key.split_once('/').expect("bucket/key");
+        seed_etag(&self.root, bucket, key);
     }
 
     pub fn add_rule(&self, rule: Rule) {
@@ -265,6 +278,44 @@ impl Server {
         out.sort();
         out
     }
+}
+
+/// Record an ETag for a file put into the data directory behind s3s-fs's back. Without one,
+/// s3s-fs computes the MD5 of the whole file on every HEAD and GET, which turns a ranged read of
+/// a large object quadratic. The ETag is taken from size and modification time, as web servers do.
+fn seed_etag(root: &Path, bucket: &str, key: &str) {
+    let info = root.join(format!(
+        ".bucket-{}.object-{}.internal.json",
+        b64(bucket),
+        b64(key)
+    ));
+    if info.exists() {
+        return;
+    }
+    let meta = std::fs::metadata(root.join(bucket).join(key)).expect("object metadata");
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = format!("{:x}-{mtime:x}", meta.len());
+    std::fs::write(info, format!("{{\"e_tag\":\"{etag}\"}}")).expect("write object info");
+}
+
+/// Base64, URL-safe alphabet without padding: how s3s-fs names its per-object files.
+fn b64(s: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -464,4 +515,12 @@ impl http_body::Body for Truncated {
             None => Poll::Ready(Some(Err("connection cut by the test server".into()))),
         }
     }
+}
+
+#[cfg(test)]
+#[test]
+fn b64_names_files_as_s3s_fs_does() {
+    assert_eq!(b64("bucket"), "YnVja2V0");
+    assert_eq!(b64("big.tsv.gz"), "YmlnLnRzdi5neg");
+    assert_eq!(b64("a/b"), "YS9i");
 }

@@ -307,13 +307,13 @@ impl S3Client {
                     .to_string()
             }
             (Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem"), _) => format!(
-                "access denied; check that the credentials may {} it and that no bucket policy denies it",
+                "access denied; check that the credentials are allowed {} on it and that no bucket policy denies it",
                 op.permission
             ),
             (None, Some(403)) => format!(
                 // A HEAD answer has no body to tell a bad signature from a missing permission.
                 "access denied (HTTP 403); check the access key and secret, and that the credentials \
-                 may {} it",
+                 are allowed {} on it",
                 op.permission
             ),
             (_, Some(s)) if s >= 500 || s == 429 || code == Some("SlowDown") => format!(
