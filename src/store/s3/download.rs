@@ -12,7 +12,7 @@
 //! fails the read instead of mixing two versions. HTTP-level failures are retried by the SDK; a
 //! connection that breaks while a range's body streams is retried here, per range.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read};
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ use super::{parse_object_url, parse_s3_url, S3Url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::Input;
 use crate::store::Source;
+
+/// One range of an object, as the segments it arrived in.
+type Range = VecDeque<Bytes>;
 
 /// What HEAD tells about an object.
 #[derive(Debug, Clone)]
@@ -113,7 +116,7 @@ impl S3Client {
         ));
         S3Stream {
             rx,
-            current: Bytes::new(),
+            current: VecDeque::new(),
             producer,
             expected: meta.size,
             received: 0,
@@ -201,12 +204,12 @@ async fn produce(
     meta: ObjectMeta,
     range_size: u64,
     concurrency: usize,
-    tx: mpsc::Sender<Result<Bytes>>,
+    tx: mpsc::Sender<Result<Range>>,
 ) {
     let n_ranges = meta.size.div_ceil(range_size);
     // Dropping the set (the reader went away, or an error) aborts the GETs still running.
     let mut running = JoinSet::new();
-    let mut ready: BTreeMap<u64, Bytes> = BTreeMap::new();
+    let mut ready: BTreeMap<u64, Range> = BTreeMap::new();
     let (mut next_fetch, mut next_send) = (0u64, 0u64);
     while next_send < n_ranges {
         while next_fetch < n_ranges && running.len() + ready.len() < concurrency {
@@ -248,7 +251,7 @@ async fn fetch_range(
     etag: Option<&str>,
     start: u64,
     end: u64,
-) -> Result<Bytes> {
+) -> Result<Range> {
     let range = format!("bytes={start}-{}", end - 1);
     let attempts = client.options().max_attempts;
     let mut attempt = 1;
@@ -278,7 +281,8 @@ async fn fetch_range(
             }
         }
         let failure = match out.body.collect().await {
-            Ok(data) if data.remaining() as u64 == end - start => return Ok(data.into_bytes()),
+            // Kept as the segments they arrived in: joining them would copy every byte once more.
+            Ok(data) if data.remaining() as u64 == end - start => return Ok(data.into_segments().collect()),
             Ok(data) => format!("{} of {} bytes arrived", data.remaining(), end - start),
             Err(e) => e.to_string(),
         };
@@ -300,8 +304,8 @@ async fn fetch_range(
 /// One S3 object as a blocking `Read`, fed by concurrent ranged GETs (see the module doc).
 /// Dropping it cancels the GETs still running.
 pub struct S3Stream {
-    rx: mpsc::Receiver<Result<Bytes>>,
-    current: Bytes,
+    rx: mpsc::Receiver<Result<Range>>,
+    current: Range,
     producer: JoinHandle<()>,
     expected: u64,
     received: u64,
@@ -321,34 +325,39 @@ impl std::fmt::Debug for S3Stream {
 
 impl Read for S3Stream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
         loop {
-            if !self.current.is_empty() {
-                let n = self.current.len().min(out.len());
-                self.current.copy_to_slice(&mut out[..n]);
-                self.received += n as u64;
-                return Ok(n);
-            }
-            if self.finished || out.is_empty() {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Ok(bytes)) => self.current = bytes,
-                // Carried inside the io::Error so that Error::io restores kind and message.
-                Some(Err(e)) => return Err(e.into_io()),
-                None => {
-                    self.finished = true;
-                    if self.received != self.expected {
-                        return Err(Error::new(
-                            ErrorKind::Remote,
-                            format!(
-                                "cannot read {}: the transfer ended after {} of {} bytes; re-run",
-                                self.url, self.received, self.expected
-                            ),
-                        )
-                        .into_io());
-                    }
-                    return Ok(0);
+            match self.current.front_mut() {
+                Some(seg) if seg.is_empty() => {
+                    self.current.pop_front();
                 }
+                Some(seg) => {
+                    let n = seg.len().min(out.len());
+                    seg.copy_to_slice(&mut out[..n]);
+                    self.received += n as u64;
+                    return Ok(n);
+                }
+                None if self.finished => return Ok(0),
+                None => match self.rx.blocking_recv() {
+                    Some(Ok(range)) => self.current = range,
+                    // Carried inside the io::Error so that Error::io restores kind and message.
+                    Some(Err(e)) => return Err(e.into_io()),
+                    None => {
+                        self.finished = true;
+                        if self.received != self.expected {
+                            return Err(Error::new(
+                                ErrorKind::Remote,
+                                format!(
+                                    "cannot read {}: the transfer ended after {} of {} bytes; re-run",
+                                    self.url, self.received, self.expected
+                                ),
+                            )
+                            .into_io());
+                        }
+                    }
+                },
             }
         }
     }
