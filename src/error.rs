@@ -105,7 +105,17 @@ impl Error {
             std::io::ErrorKind::NotFound => "; check the path",
             std::io::ErrorKind::PermissionDenied => "; check the file permissions",
             std::io::ErrorKind::StorageFull => "; free some disk space",
-            _ if err.raw_os_error() == Some(27) => "; the file size limit was hit (ulimit -f)",
+            std::io::ErrorKind::QuotaExceeded => "; the disk quota is used up, free some space",
+            std::io::ErrorKind::ReadOnlyFilesystem => {
+                "; the file system is read-only, choose another location"
+            }
+            std::io::ErrorKind::NotADirectory => "; a parent of this path is a regular file, not a directory",
+            std::io::ErrorKind::IsADirectory => "; this is a directory, give a file path",
+            // EFBIG: the process file-size limit (RLIMIT_FSIZE, `ulimit -f`) or the file system's
+            // largest file size; std maps it to FileTooLarge.
+            std::io::ErrorKind::FileTooLarge => {
+                "; the file size limit was hit (ulimit -f) or the disk is full"
+            }
             _ => "",
         };
         Error::new(ErrorKind::Io, format!("{what} {path}: {err}{hint}")).with_source(err)

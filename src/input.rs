@@ -25,6 +25,8 @@ pub struct Input {
     pub raw_size: Option<u64>,
     /// The compression detected.
     pub compression: Compression,
+    /// Raw bytes consumed so far (for progress reporting).
+    pub raw_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Compression formats recognised by their magic bytes.
@@ -70,7 +72,10 @@ pub fn open_input(spec: &str) -> Result<Input> {
 /// Open `spec` for reading as [`open_input`] does, S3 objects with `opts`.
 pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
     if spec == "-" {
-        return open_source("stdin".to_string(), Box::new(io::stdin()), None);
+        // A pipe whose writer sends nothing would block the read forever, signals or not.
+        let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
+            .map_err(|e| Error::io("cannot read input", "stdin", e))?;
+        return open_source("stdin".to_string(), Box::new(stdin), None);
     }
     if crate::store::s3::is_s3_url(spec) {
         return crate::store::s3::open_s3_input(spec, opts);
@@ -89,19 +94,26 @@ pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
 pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64>) -> Result<Input> {
+    let raw_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let raw = crate::progress::CountingReader::new(raw, std::sync::Arc::clone(&raw_read));
     let mut buffered = BufReader::with_capacity(RAW_BUFFER, raw);
     let head = buffered
         .fill_buf()
-        .map_err(|e| Error::io("cannot read input", &name, e))?;
+        .map_err(|e| read_error(&name, Compression::None, e))?;
     let compression = Compression::sniff(head);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::None => Box::new(buffered),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         other => {
+            let tool = match other {
+                Compression::Zstd => "zstd",
+                Compression::Bzip2 => "bzip2",
+                _ => "xz",
+            };
             return Err(Error::bad_input(format!(
-                "{name}: unsupported compression {other:?}; fmprep reads plain text or gzip, \
-                 decompress it first (e.g. `zstd -dc {name} | fmprep run - ...`)"
-            )))
+                "{name}: unsupported compression {tool} (detected from the first bytes); fmprep reads \
+                 plain text or gzip: decompress it first, e.g. `{tool} -dc {name} | fmprep run - ...`"
+            )));
         }
     };
     Ok(Input {
@@ -109,26 +121,36 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
         reader,
         raw_size,
         compression,
+        raw_read,
     })
 }
 
 /// Turn an error from reading the decoded stream into a message that names the input and says
 /// whether the compressed data was at fault.
 pub fn read_error(input_name: &str, compression: Compression, err: io::Error) -> Error {
+    read_error_at(input_name, compression, err, None)
+}
+
+/// [`read_error`] for a failure found after `line` complete lines of decompressed data, which the
+/// message reports so that a person can tell how much of the file was readable.
+pub fn read_error_at(input_name: &str, compression: Compression, err: io::Error, line: Option<u64>) -> Error {
+    // Whatever a read failed with after a signal (an `InterruptibleReader` giving up, a pipe
+    // closed by the dying producer), the cause is the signal.
+    if crate::interrupt::requested() {
+        return Error::interrupted();
+    }
     if compression == Compression::Gzip
         && matches!(
             err.kind(),
             io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
         )
     {
+        let at = line.map(|l| format!(" after line {l}")).unwrap_or_default();
         return Error::bad_input(format!(
-            "{input_name}: corrupt or truncated gzip data ({err}); the file is damaged or was not \
+            "{input_name}: corrupt or truncated gzip data{at} ({err}); the file is damaged or was not \
              fully downloaded, fetch it again"
         ))
         .with_source(err);
-    }
-    if err.kind() == io::ErrorKind::Other && crate::interrupt::requested() {
-        return Error::interrupted();
     }
     Error::io("cannot read input", input_name, err)
 }
@@ -188,6 +210,10 @@ mod tests {
     #[test]
     fn zstd_is_refused_by_name() {
         let err = read_all(vec![0x28, 0xb5, 0x2f, 0xfd, 0, 0]).unwrap_err();
-        assert!(err.message().contains("unsupported compression Zstd"), "{err}");
+        assert!(err.message().contains("unsupported compression zstd"), "{err}");
+        assert!(err.message().contains("`zstd -dc mem |"), "{err}");
+        let err = read_all(b"BZh91AY&SY".to_vec()).unwrap_err();
+        assert!(err.message().contains("unsupported compression bzip2"), "{err}");
+        assert!(err.message().contains("`bzip2 -dc mem |"), "{err}");
     }
 }

@@ -52,6 +52,7 @@ pub mod keys;
 pub mod manifest;
 pub mod pipeline;
 pub mod preprocessed;
+pub mod progress;
 pub mod reader;
 pub mod recordio;
 pub mod rng;

@@ -1,11 +1,13 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`reader`](crate::reader) → [`filter`](crate::filter) →
-//! [`index`](crate::index) → [`split`](crate::split) → [`encode`](crate::encode) →
-//! [`recordio`](crate::recordio) → [`store`](crate::store), then the manifest last.
+//! Data flows one way: input → [`reader`] → [`filter`] →
+//! [`index`] → [`split`] → [`encode`] →
+//! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,10 +20,16 @@ use crate::index::{self, Dims, Index};
 use crate::input::Input;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::preprocessed;
+use crate::progress::Progress;
 use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::split::{self, Split, SplitFractions, DEFAULT_SEED};
 use crate::store::{Source, Store, MANIFEST};
+
+/// Largest accepted `--max-line-bytes`.
+pub const MAX_LINE_LIMIT: usize = 1 << 30;
+/// Largest accepted `--threads`.
+pub const MAX_THREADS: usize = 1024;
 
 /// Options of a pipeline run.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +48,9 @@ pub struct Options {
     pub threads: usize,
     /// Replace a finished run at the output location.
     pub overwrite: bool,
+    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    #[serde(skip)]
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
@@ -52,6 +63,7 @@ impl Default for Options {
             test_chunk: 10_000,
             threads: 0,
             overwrite: false,
+            progress: None,
         }
     }
 }
@@ -66,7 +78,33 @@ impl Options {
         if self.read.chunk_bytes < 1024 {
             return Err(Error::usage("the read chunk size must be at least 1 KiB"));
         }
+        // Spans within a chunk are 32-bit, and a chunk may hold about two lines of this length.
+        if self.read.max_line_bytes > MAX_LINE_LIMIT {
+            return Err(Error::usage(format!(
+                "--max-line-bytes {} is over the largest supported value {MAX_LINE_LIMIT} (1 GiB)",
+                self.read.max_line_bytes
+            )));
+        }
+        // Threads are created up front: a typo like 10000 must not start ten thousand of them.
+        if self.threads > MAX_THREADS {
+            return Err(Error::usage(format!(
+                "--threads {} is over {MAX_THREADS}; use 0 for one per core",
+                self.threads
+            )));
+        }
         Ok(())
+    }
+
+    fn set_stage(&self, name: &str) {
+        if let Some(p) = &self.progress {
+            p.set_stage(name);
+        }
+    }
+
+    fn add_records_total(&self, n: u64) {
+        if let Some(p) = &self.progress {
+            Progress::add(&p.records_total, n);
+        }
     }
 
     /// The rayon pool for this run.
@@ -152,18 +190,36 @@ pub fn build_dataset(
     timer: &mut Timer,
 ) -> Result<Dataset> {
     let name = input.name.clone();
-    let ratings = timer.stage("read", || reader::read_ratings(input, &opts.read, pool))?;
+    opts.set_stage("read");
+    let ratings = timer.stage("read", || {
+        reader::read_ratings(input, &opts.read, pool, opts.progress.as_deref())
+    })?;
     crate::interrupt::check()?;
-    if ratings.rows.is_empty() {
+    let stats = &ratings.stats;
+    if stats.input_lines == stats.blank_lines {
         return Err(Error::bad_input(format!(
-            "{name}: no valid rating rows ({} data lines, {} skipped as malformed); nothing to train on",
-            ratings.stats.input_lines,
-            ratings.stats.bad_lines.total()
+            "{name}: the header is followed by no review rows; is the file complete?"
         )));
     }
+    if ratings.rows.is_empty() {
+        let first = stats
+            .examples
+            .first()
+            .map(|b| format!("; first: {b}"))
+            .unwrap_or_default();
+        return Err(Error::bad_input(format!(
+            "{name}: no valid rating rows ({} data lines, {} skipped as malformed{first}); nothing to \
+             train on, check the file and --delimiter",
+            stats.input_lines,
+            stats.bad_lines.total()
+        )));
+    }
+    opts.set_stage("filter");
     let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
     let after_long_tail = kept.len() as u64;
+    crate::interrupt::check()?;
     let rows = timer.stage("dedupe", || filter::dedupe(kept));
+    crate::interrupt::check()?;
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
             "{name}: no rows left after the long-tail filter ({} valid rows; none has a customer with >= {} \
@@ -172,6 +228,7 @@ pub fn build_dataset(
         )));
     }
     let index = timer.stage("index", || Index::build(&rows, &ratings));
+    crate::interrupt::check()?;
     let split = timer.stage("split", || split::split(rows.len(), &opts.split, opts.seed));
     Ok(Dataset {
         ratings,
@@ -228,6 +285,7 @@ pub fn write_split(
     enc: &Encoded,
     test_chunk: usize,
     pool: &rayon::ThreadPool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<FileEntry>> {
     let n = enc.labels.len();
     let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
@@ -244,10 +302,19 @@ pub fn write_split(
         .map(|(path, range)| {
             let records = range.len() as u64;
             write_object(store, &path, records, |w| {
-                pool.install(|| recordio::write_records(w, enc, range))
+                let counter = progress.map(|p| &p.records);
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
                     .map(|_| ())
             })
         })
+        .collect()
+}
+
+/// The files of each group, or the first error in group order.
+fn collect_groups(groups: Vec<(String, Result<Vec<FileEntry>>)>) -> Result<BTreeMap<String, Vec<FileEntry>>> {
+    groups
+        .into_iter()
+        .map(|(name, files)| files.map(|f| (name, f)))
         .collect()
 }
 
@@ -259,7 +326,8 @@ fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     ]
 }
 
-fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer) -> Result<Manifest> {
+fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options) -> Result<Manifest> {
+    opts.set_stage("done");
     m.stage_seconds = std::mem::take(&mut timer.stages);
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
@@ -307,23 +375,39 @@ pub fn run(input: Input, store: &dyn Store, opts: &Options) -> Result<Manifest> 
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
     let dims = ds.index.dims();
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for (name, positions) in split_positions(&ds.split) {
-        let enc = timer.stage("encode", || {
-            pool.install(|| encode::encode(&ds.samples(positions), dims))
-        })?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
-        );
-    }
+    opts.set_stage("write");
+    opts.add_records_total(ds.rows.len() as u64);
+    // The maps and the three splits are independent: write them concurrently (each split's
+    // records are also encoded in parallel), so file I/O overlaps with encoding.
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some((name, positions)) => {
+                            encode::encode(&ds.samples(positions), dims).and_then(|enc| {
+                                write_split(
+                                    store,
+                                    name,
+                                    &enc,
+                                    opts.test_chunk,
+                                    &pool,
+                                    opts.progress.as_deref(),
+                                )
+                            })
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
@@ -335,23 +419,31 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
     store.begin(opts.overwrite)?;
     let input_name = input.name.clone();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
-    let mut files = BTreeMap::new();
-    files.insert(
-        "maps".to_string(),
-        timer.stage("write", || write_maps(store, &ds))?,
-    );
-    for ((name, positions), (_, path)) in split_positions(&ds.split)
-        .into_iter()
-        .zip(preprocessed::SPLIT_FILES)
-    {
-        let samples = ds.samples(positions);
-        let entry = timer.stage("write", || {
-            write_object(store, path, samples.len() as u64, |w| {
-                preprocessed::write_csv(w, &samples).map(|_| ())
-            })
-        })?;
-        files.insert(name.to_string(), vec![entry]);
-    }
+    opts.set_stage("write");
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["maps", "train", "validate", "test"]
+                .into_par_iter()
+                .map(|group| {
+                    let split = split_positions(&ds.split)
+                        .into_iter()
+                        .zip(preprocessed::SPLIT_FILES);
+                    let files = match split.clone().find(|((n, _), _)| *n == group) {
+                        None => write_maps(store, &ds),
+                        Some(((_, positions), (_, path))) => {
+                            let samples = ds.samples(positions);
+                            write_object(store, path, samples.len() as u64, |w| {
+                                preprocessed::write_csv(w, &samples).map(|_| ())
+                            })
+                            .map(|entry| vec![entry])
+                        }
+                    };
+                    (group.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let mut m = new_manifest(
         "preprocess",
         input_name,
@@ -362,7 +454,7 @@ pub fn preprocess(input: Input, store: &dyn Store, opts: &Options) -> Result<Man
         files,
     );
     m.bad_line_examples = ds.ratings.stats.examples.clone();
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
 }
 
 /// Options of [`prepare`] beyond the shared ones.
@@ -376,25 +468,39 @@ pub struct PrepareOptions {
     pub n_products: Option<u64>,
 }
 
-fn read_to_string(source: &dyn Source, rel: &str) -> Result<Option<String>> {
+fn read_bytes(source: &dyn Source, rel: &str) -> Result<Option<Vec<u8>>> {
     let Some(mut r) = source.open(rel)? else {
         return Ok(None);
     };
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut r, &mut s)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes)
         .map_err(|e| Error::io("cannot read", format!("{}/{rel}", source.describe()), e))?;
-    Ok(Some(s))
+    Ok(Some(bytes))
 }
 
-/// Work out the customer/product counts of a preprocess output: its manifest, else its maps, else
-/// the explicit options, else the largest index + 1 in the data. Explicit options must agree with
-/// the manifest or maps.
-fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sample>]) -> Result<Dims> {
+/// Entries of a map file: its non-empty lines after the header. Counted on bytes, since product
+/// titles are copied from the input as they are and need not be UTF-8.
+fn map_entries(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && *l != b"\r")
+        .count()
+        .saturating_sub(1) as u64
+}
+
+/// The dimensions a preprocess output declares before its data is read, and where they come from:
+/// its manifest, else its maps, else the explicit options. Explicit options must agree with the
+/// manifest or maps, and the manifest with the maps. A dimension nobody declares is `None`: the
+/// largest index + 1 in the data decides it.
+fn declared_dims(source: &dyn Source, popts: &PrepareOptions) -> Result<(Option<u64>, Option<u64>, String)> {
     let where_ = source.describe();
     let mut found: Option<(Dims, String)> = None;
-    if let Some(text) = read_to_string(source, MANIFEST)? {
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::bad_input(format!("{where_}/{MANIFEST}: not valid JSON ({e})")))?;
+    if let Some(bytes) = read_bytes(source, MANIFEST)? {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::bad_input(format!(
+                "{where_}/{MANIFEST}: not valid JSON ({e}); remove it or re-run preprocess"
+            ))
+        })?;
         if let (Some(c), Some(p)) = (v["n_customers"].as_u64(), v["n_products"].as_u64()) {
             found = Some((
                 Dims {
@@ -405,23 +511,30 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
             ));
         }
     }
-    if found.is_none() {
-        let lines = |rel| -> Result<Option<u64>> {
-            Ok(read_to_string(source, rel)?.map(|t| t.lines().count().saturating_sub(1) as u64))
-        };
-        if let (Some(c), Some(p)) = (lines("maps/customers.tsv")?, lines("maps/products.tsv")?) {
-            found = Some((
-                Dims {
-                    n_customers: c,
-                    n_products: p,
-                },
-                format!("{where_}/maps"),
-            ));
+    let maps = match (
+        read_bytes(source, "maps/customers.tsv")?,
+        read_bytes(source, "maps/products.tsv")?,
+    ) {
+        (Some(c), Some(p)) => Some(Dims {
+            n_customers: map_entries(&c),
+            n_products: map_entries(&p),
+        }),
+        _ => None,
+    };
+    match (&found, maps) {
+        (Some((d, from)), Some(m)) if *d != m => {
+            return Err(Error::bad_input(format!(
+                "{from} declares {} customers and {} products but {where_}/maps lists {} and {}; the \
+                 directory mixes files of different runs, re-run preprocess",
+                d.n_customers, d.n_products, m.n_customers, m.n_products
+            )));
         }
+        (None, Some(m)) => found = Some((m, format!("{where_}/maps"))),
+        _ => {}
     }
-    let explicit = (popts.n_customers, popts.n_products);
-    let dims = match (found, explicit) {
-        (Some((d, from)), (c, p)) => {
+    let (c, p) = (popts.n_customers, popts.n_products);
+    Ok(match found {
+        Some((d, from)) => {
             if c.is_some_and(|c| c != d.n_customers) || p.is_some_and(|p| p != d.n_products) {
                 return Err(Error::usage(format!(
                     "--n-customers/--n-products ({}/{}) do not match {from} ({}/{}); drop the flags or fix the input",
@@ -431,17 +544,10 @@ fn resolve_dims(source: &dyn Source, popts: &PrepareOptions, splits: &[Vec<Sampl
                     d.n_products
                 )));
             }
-            d
+            (Some(d.n_customers), Some(d.n_products), from)
         }
-        (None, (c, p)) => {
-            let all = || splits.iter().flatten();
-            Dims {
-                n_customers: c.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
-                n_products: p.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
-            }
-        }
-    };
-    Ok(dims)
+        None => (c, p, "--n-customers/--n-products".to_string()),
+    })
 }
 
 /// Stages 5-6 from a preprocess output (or the Python pipeline's CSVs) at `source`.
@@ -456,32 +562,61 @@ pub fn prepare(
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
     let delimiter = popts.delimiter.unwrap_or(b',');
+    let (n_customers, n_products, declared_by) = declared_dims(source, popts)?;
+    let bounds = (n_customers.is_some() || n_products.is_some()).then(|| {
+        let dims = Dims {
+            n_customers: n_customers.unwrap_or(u64::MAX),
+            n_products: n_products.unwrap_or(u64::MAX),
+        };
+        (dims, declared_by.as_str())
+    });
     let mut splits = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
         let name = format!("{}/{rel}", source.describe());
         let r = source.open(rel)?.ok_or_else(|| {
             Error::new(source.missing_kind(), format!("{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSVs)"))
         })?;
-        splits.push(timer.stage("read", || preprocessed::read_csv(r, delimiter, &name))?);
+        splits.push(timer.stage("read", || {
+            preprocessed::read_csv_within(r, delimiter, &name, bounds)
+        })?);
     }
-    let dims = resolve_dims(source, popts, &splits)?;
+    let all = || splits.iter().flatten();
+    let dims = Dims {
+        n_customers: n_customers.unwrap_or_else(|| all().map(|s| s.customer as u64 + 1).max().unwrap_or(0)),
+        n_products: n_products.unwrap_or_else(|| all().map(|s| s.product as u64 + 1).max().unwrap_or(0)),
+    };
+    opts.set_stage("write");
+    opts.add_records_total(splits.iter().map(|s| s.len() as u64).sum());
     if splits.iter().all(|s| s.is_empty()) {
         return Err(Error::bad_input(format!(
             "{}: the split CSVs hold no rows; nothing to train on",
             source.describe()
         )));
     }
-    let mut files = BTreeMap::new();
-    let names = ["train", "validate", "test"];
-    for (name, samples) in names.iter().zip(&splits) {
-        let enc = timer
-            .stage("encode", || pool.install(|| encode::encode(samples, dims)))
-            .map_err(|e| e.context(format!("{}/{name}", source.describe())))?;
-        files.insert(
-            name.to_string(),
-            timer.stage("write", || write_split(store, name, &enc, opts.test_chunk, &pool))?,
-        );
-    }
+    let groups = timer.stage("write", || {
+        pool.install(|| {
+            ["train", "validate", "test"]
+                .into_par_iter()
+                .zip(splits.par_iter())
+                .map(|(name, samples)| {
+                    let files = encode::encode(samples, dims)
+                        .map_err(|e| e.context(format!("{}/{name}", source.describe())))
+                        .and_then(|enc| {
+                            write_split(
+                                store,
+                                name,
+                                &enc,
+                                opts.test_chunk,
+                                &pool,
+                                opts.progress.as_deref(),
+                            )
+                        });
+                    (name.to_string(), files)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let files = collect_groups(groups)?;
     let counts = Counts {
         after_dedupe: splits.iter().map(|s| s.len() as u64).sum(),
         train: splits[0].len() as u64,
@@ -490,5 +625,165 @@ pub fn prepare(
         ..Counts::default()
     };
     let m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
-    finish(store, m, &mut timer)
+    finish(store, m, &mut timer, opts)
+}
+
+/// Invariants of stages 2-5 (filter, de-duplicate, index, split, encode) on arbitrary small rating
+/// sets, checked against direct definitions.
+#[cfg(test)]
+mod props {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use crate::encode::{self, Sample};
+    use crate::filter::{self, FilterOptions};
+    use crate::index::{Index, Numbering, NO_INDEX};
+    use crate::reader::{Rating, Ratings};
+    use crate::split::{self, SplitFractions};
+
+    /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.
+    fn triples() -> impl Strategy<Value = Vec<(String, String, u8)>> {
+        prop::collection::vec((0u8..8, 0u8..6, 1u8..=5), 0..80).prop_map(|v| {
+            v.into_iter()
+                .map(|(c, p, s)| (format!("c{c}"), format!("p{p}"), s))
+                .collect()
+        })
+    }
+
+    fn fractions() -> impl Strategy<Value = SplitFractions> {
+        (0.0f64..=1.0, 0.0f64..=1.0).prop_map(|(a, b)| {
+            let validate = b * (1.0 - a);
+            SplitFractions {
+                train: a,
+                validate,
+                test: 1.0 - a - validate,
+            }
+        })
+    }
+
+    /// A numbering must be a permutation of the codes present in `rows`, by descending count,
+    /// ties by first appearance in `rows`, with the counts of `rows`.
+    fn check_numbering(
+        n: &Numbering,
+        rows: &[Rating],
+        code: impl Fn(Rating) -> u32,
+    ) -> Result<(), TestCaseError> {
+        let mut first = Vec::new();
+        let mut count: HashMap<u32, u32> = HashMap::new();
+        for &r in rows {
+            let c = code(r);
+            if !count.contains_key(&c) {
+                first.push(c);
+            }
+            *count.entry(c).or_default() += 1;
+        }
+        prop_assert_eq!(n.len(), first.len());
+        let mut indices: Vec<u32> = first.iter().map(|&c| n.index_of[c as usize]).collect();
+        indices.sort_unstable();
+        prop_assert_eq!(indices, (0..first.len() as u32).collect::<Vec<_>>());
+        for (c, &i) in n.index_of.iter().enumerate() {
+            if count.contains_key(&(c as u32)) {
+                prop_assert_eq!(n.code_of[i as usize], c as u32);
+            } else {
+                prop_assert_eq!(i, NO_INDEX);
+            }
+        }
+        for (i, &c) in n.code_of.iter().enumerate() {
+            prop_assert_eq!(n.count_of[i], count[&c]);
+        }
+        let appearance = |c: u32| first.iter().position(|&x| x == c).unwrap();
+        for w in n.code_of.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            prop_assert!(
+                count[&a] > count[&b] || (count[&a] == count[&b] && appearance(a) < appearance(b)),
+                "order of codes {} and {}",
+                a,
+                b
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn filter_dedupe_index_split_encode(
+            triples in triples(),
+            min_c in 0u32..5,
+            min_p in 0u32..6,
+            fractions in fractions(),
+            seed in any::<u64>(),
+        ) {
+            let ratings = Ratings::from_triples(triples.iter().map(|(c, p, s)| (c.as_str(), p.as_str(), *s)));
+            prop_assert_eq!(ratings.rows.len(), triples.len());
+            let opts = FilterOptions { min_customer_ratings: min_c, min_product_ratings: min_p };
+
+            // Long tail: exactly the raw rows whose customer and product reach the thresholds,
+            // counted once on all raw rows, in input order.
+            let mut raw_c: HashMap<&str, u32> = HashMap::new();
+            let mut raw_p: HashMap<&str, u32> = HashMap::new();
+            for (c, p, _) in &triples {
+                *raw_c.entry(c).or_default() += 1;
+                *raw_p.entry(p).or_default() += 1;
+            }
+            let kept = filter::long_tail(&ratings, &opts);
+            let want: Vec<Rating> = ratings
+                .rows
+                .iter()
+                .zip(&triples)
+                .filter(|(_, (c, p, _))| raw_c[c.as_str()] >= min_c && raw_p[p.as_str()] >= min_p)
+                .map(|(r, _)| *r)
+                .collect();
+            prop_assert_eq!(&kept, &want);
+
+            // De-duplication: no pair twice, the first occurrence kept, order unchanged.
+            let deduped = filter::dedupe(kept.clone());
+            let mut seen = HashSet::new();
+            let want: Vec<Rating> = kept.iter().copied().filter(|r| seen.insert(r.pair())).collect();
+            prop_assert_eq!(&deduped, &want);
+
+            // Indices.
+            let index = Index::build(&deduped, &ratings);
+            check_numbering(&index.customers, &deduped, Rating::customer)?;
+            check_numbering(&index.products, &deduped, Rating::product)?;
+            let dims = index.dims();
+
+            // Split: exact sizes, a partition of the rows.
+            let n = deduped.len();
+            let s = split::split(n, &fractions, seed);
+            let a = ((fractions.train * n as f64).floor() as usize).min(n);
+            let b = (((fractions.train + fractions.validate) * n as f64).floor() as usize).clamp(a, n);
+            prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            let mut all: Vec<u32> = s.train.iter().chain(&s.validate).chain(&s.test).copied().collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..n as u32).collect::<Vec<_>>());
+
+            // CSR: two ones per row, at the customer and at n_customers + product.
+            for positions in [&s.train, &s.validate, &s.test] {
+                let samples: Vec<Sample> = encode::samples(&deduped, positions, &index);
+                let enc = encode::encode(&samples, dims).unwrap();
+                prop_assert_eq!(enc.features.shape(), (positions.len(), dims.feature_dim() as usize));
+                for (row, &pos) in enc.features.outer_iterator().zip(positions.iter()) {
+                    let r = deduped[pos as usize];
+                    let c = index.customers.index_of[r.customer() as usize] as usize;
+                    let p = index.products.index_of[r.product() as usize] as usize;
+                    let entries: Vec<(usize, f32)> = row.iter().map(|(col, &v)| (col, v)).collect();
+                    prop_assert_eq!(entries, vec![(c, 1.0), (dims.n_customers as usize + p, 1.0)]);
+                }
+                let labels: Vec<f32> = positions.iter().map(|&p| deduped[p as usize].stars() as f32).collect();
+                prop_assert_eq!(enc.labels, labels);
+            }
+        }
+
+        /// Split sizes for any n with the default fractions: Python's int(.6 * n), int(.8 * n).
+        #[test]
+        fn split_sizes_for_any_n(n in 0usize..3_000_000, seed in any::<u64>()) {
+            let (a, b) = SplitFractions::default().cuts(n);
+            prop_assert_eq!((a, b), ((0.6 * n as f64) as usize, (0.8 * n as f64) as usize));
+            if n <= 20_000 {
+                let s = split::split(n, &SplitFractions::default(), seed);
+                prop_assert_eq!((s.train.len(), s.validate.len(), s.test.len()), (a, b - a, n - b));
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 
 use crate::encode::Sample;
 use crate::error::{Error, Result};
+use crate::index::Dims;
 
 /// The CSV header line.
 pub const HEADER: &str = "customer,product,star_rating";
@@ -36,8 +37,18 @@ pub fn write_csv<W: Write + ?Sized>(out: &mut W, samples: &[Sample]) -> std::io:
     Ok(samples.len() as u64)
 }
 
+/// A field for a message: lossily decoded and cut at 40 characters.
+fn shown(field: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&field[..field.len().min(40)]).into_owned();
+    if field.len() > 40 {
+        text + "…"
+    } else {
+        text
+    }
+}
+
 fn parse_index(field: &[u8], what: &str, name: &str, line: u64) -> Result<u32> {
-    let text = String::from_utf8_lossy(field);
+    let text = shown(field);
     text.trim().parse::<u32>().map_err(|_| {
         Error::bad_input(format!(
             "{name}: line {line}: {what} {text:?} is not a non-negative integer index; is this a preprocess output?"
@@ -47,6 +58,18 @@ fn parse_index(field: &[u8], what: &str, name: &str, line: u64) -> Result<u32> {
 
 /// Read a split CSV (header by name: `customer`, `product`, `star_rating` or `rating`).
 pub fn read_csv(input: impl Read, delimiter: u8, name: &str) -> Result<Vec<Sample>> {
+    read_csv_within(input, delimiter, name, None)
+}
+
+/// [`read_csv`], and fail on the first index outside `bounds`: the dimensions declared by
+/// `source` (e.g. `pre/manifest.json`); `u64::MAX` for a dimension nobody declared. Checking here,
+/// not after reading, lets the message name the line.
+pub fn read_csv_within(
+    input: impl Read,
+    delimiter: u8,
+    name: &str,
+    bounds: Option<(Dims, &str)>,
+) -> Result<Vec<Sample>> {
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::new();
     let read_line = |reader: &mut BufReader<_>, line: &mut Vec<u8>| -> Result<bool> {
@@ -64,39 +87,64 @@ pub fn read_csv(input: impl Read, delimiter: u8, name: &str) -> Result<Vec<Sampl
             "{name}: empty file; expected the header {HEADER}"
         )));
     }
-    let header: Vec<String> = line
-        .split(|&b| b == delimiter)
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
-    let (Some(ci), Some(pi), Some(ri)) = (
-        find(&["customer", "user"]),
-        find(&["product", "item"]),
-        find(&["star_rating", "rating"]),
-    ) else {
+    // The Python pipeline wrote these CSVs with whatever delimiter its config named; when the
+    // given one does not split the header into the known columns, try the usual ones.
+    let columns = |d: u8| -> Option<(usize, usize, usize, usize)> {
+        let header: Vec<String> = line
+            .split(|&b| b == d)
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+        Some((
+            find(&["customer", "user"])?,
+            find(&["product", "item"])?,
+            find(&["star_rating", "rating"])?,
+            header.len(),
+        ))
+    };
+    let Some((delimiter, (ci, pi, ri, width))) = [delimiter, b',', b'\t', b';', b'|']
+        .into_iter()
+        .find_map(|d| columns(d).map(|c| (d, c)))
+    else {
         return Err(Error::bad_input(format!(
-            "{name}: line 1: header {:?} lacks customer, product or star_rating; expected {HEADER} (check --delimiter)",
-            header.join(",")
+            "{name}: line 1: header {:?} lacks customer, product or star_rating; expected {HEADER}",
+            String::from_utf8_lossy(&line)
         )));
     };
     let mut samples = Vec::new();
     let mut lineno = 1u64;
     while read_line(&mut reader, &mut line)? {
         lineno += 1;
+        if lineno.is_multiple_of(65_536) {
+            crate::interrupt::check()?;
+        }
         if line.is_empty() {
             continue;
         }
         let fields: Vec<&[u8]> = line.split(|&b| b == delimiter).collect();
-        if fields.len() != header.len() {
+        if fields.len() != width {
             return Err(Error::bad_input(format!(
-                "{name}: line {lineno}: {} fields, the header has {}",
-                fields.len(),
-                header.len()
+                "{name}: line {lineno}: {} fields, the header has {width}; check the file",
+                fields.len()
             )));
         }
         let customer = parse_index(fields[ci], "customer", name, lineno)?;
         let product = parse_index(fields[pi], "product", name, lineno)?;
-        let text = String::from_utf8_lossy(fields[ri]);
+        if let Some((dims, source)) = bounds {
+            for (what, value, n) in [
+                ("customer", customer, dims.n_customers),
+                ("product", product, dims.n_products),
+            ] {
+                if value as u64 >= n {
+                    return Err(Error::bad_input(format!(
+                        "{name}: line {lineno}: {what} index {value} is out of range: {source} declares {n} \
+                         {what}s (indices 0..{}); the CSVs do not match it (files of different runs?)",
+                        n.saturating_sub(1)
+                    )));
+                }
+            }
+        }
+        let text = shown(fields[ri]);
         let label: f32 = text
             .trim()
             .parse()
@@ -141,6 +189,21 @@ mod tests {
             "customer,product,star_rating\n0,12,5\n7,0,1\n"
         );
         assert_eq!(read_csv(&out[..], b',', "t").unwrap(), s);
+    }
+
+    #[test]
+    fn delimiter_is_found_from_the_header_when_the_given_one_does_not_fit() {
+        let text = "customer\tproduct\tstar_rating\n1\t2\t3\n";
+        assert_eq!(
+            read_csv(text.as_bytes(), b',', "t").unwrap(),
+            vec![Sample {
+                customer: 1,
+                product: 2,
+                label: 3.0
+            }]
+        );
+        let text = "customer,product,star_rating\n1,2,3\n";
+        assert_eq!(read_csv(text.as_bytes(), b'\t', "t").unwrap().len(), 1);
     }
 
     #[test]

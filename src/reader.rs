@@ -19,12 +19,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use memchr::{memchr2_iter, memrchr};
+use memchr::memrchr;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::input::{read_error, Input};
-use crate::keys::{ByteList, KeyHasher, KeyTable};
+use crate::input::{read_error, read_error_at, Input};
+use crate::keys::{ByteList, KeyRef, KeyTable, SmallKey};
+use crate::progress::Progress;
 
 /// How many bad lines may be skipped before the run fails.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -339,9 +340,7 @@ impl Ratings {
                 continue;
             }
             let cc = r.customers.intern(c.as_bytes());
-            let (pc, new) = r
-                .products
-                .intern_hashed(KeyHasher::hash(p.as_bytes()), p.as_bytes());
+            let (pc, new) = r.products.intern_ref(&KeyRef::new(p.as_bytes()));
             if new {
                 r.titles.push(b"");
             }
@@ -402,11 +401,12 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
         }
     }
     if !missing.is_empty() {
-        let shown: Vec<String> = names
-            .iter()
-            .take(20)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
+        // Escaped and cut short: the header of a wrong file may be binary garbage, and the message
+        // must stay one readable line.
+        let mut shown: Vec<String> = names.iter().take(20).map(|n| excerpt(n)).collect();
+        if names.len() > 20 {
+            shown.push(format!("… ({} columns)", names.len()));
+        }
         let delim = match opts.delimiter {
             b'\t' => "tab".to_string(),
             d => format!("{:?}", d as char),
@@ -425,7 +425,8 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
     })
 }
 
-/// A row as found by a parse job: spans into the chunk plus precomputed hashes.
+/// A row as found by a parse job: spans into the chunk plus the keys prepared for interning
+/// (hash and packed form are computed here, in parallel, not in the serial merge).
 struct ParsedRow {
     customer: (u32, u32),
     product: (u32, u32),
@@ -433,6 +434,8 @@ struct ParsedRow {
     stars: u8,
     customer_hash: u64,
     product_hash: u64,
+    customer_small: SmallKey,
+    product_small: SmallKey,
 }
 
 /// The result of parsing one chunk.
@@ -462,10 +465,19 @@ fn is_utf8(bytes: &[u8]) -> bool {
 /// Validate one line's fields; `spans` hold (start, end) of each role within `data`.
 fn check_line(
     data: &[u8],
+    line_len: usize,
     fields: usize,
     layout: &Layout,
     spans: &[(u32, u32); 4],
+    max_line: usize,
 ) -> std::result::Result<u8, (BadKind, String)> {
+    // The chunk reader skips a line over the limit only when it cannot find its end within its
+    // buffer; one that arrived whole in a chunk is judged here, so the count does not depend on
+    // where chunks happen to end.
+    if line_len > max_line {
+        // The same words as for a line skipped unread, which has no known length.
+        return Err((BadKind::LineTooLong, format!("over {max_line} bytes")));
+    }
     if fields != layout.fields {
         return Err((
             BadKind::FieldCount,
@@ -490,17 +502,64 @@ fn check_line(
         [b @ b'1'..=b'5'] => Ok(b - b'0'),
         other => Err((
             BadKind::BadStarRating,
-            format!("star_rating {:?}", excerpt(other)),
+            // `excerpt` escapes already; `{:?}` would escape the escapes.
+            format!("star_rating \"{}\"", excerpt(other)),
         )),
     }
 }
 
-fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usize) -> ParsedChunk {
+/// Bit masks of the separators in the first 64 bytes of `block`: bit i of the first mask is set
+/// when byte i is the delimiter or a newline, of the second when it is a newline.
+///
+/// Fields are short and dense (14 tabs in ~360 bytes), so finding them with a byte-search call per
+/// hit costs more than comparing whole 64-byte blocks at once and walking the set bits.
+#[inline]
+fn separator_masks(block: &[u8], delimiter: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if block.len() >= 64 {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the four 16-byte loads are within the 64
+        // bytes checked above.
+        unsafe {
+            let d = _mm_set1_epi8(delimiter as i8);
+            let n = _mm_set1_epi8(b'\n' as i8);
+            let (mut any, mut nl) = (0u64, 0u64);
+            for i in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
+                let is_nl = _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16 as u64;
+                let is_d = _mm_movemask_epi8(_mm_cmpeq_epi8(v, d)) as u16 as u64;
+                any |= (is_nl | is_d) << (16 * i);
+                nl |= is_nl << (16 * i);
+            }
+            return (any, nl);
+        }
+    }
+    let (mut any, mut nl) = (0u64, 0u64);
+    for (i, &b) in block.iter().take(64).enumerate() {
+        if b == b'\n' {
+            nl |= 1 << i;
+            any |= 1 << i;
+        } else if b == delimiter {
+            any |= 1 << i;
+        }
+    }
+    (any, nl)
+}
+
+fn parse_chunk(
+    data: Vec<u8>,
+    mut rows: Vec<ParsedRow>,
+    layout: &Layout,
+    delimiter: u8,
+    max_line: usize,
+    keep_examples: usize,
+) -> ParsedChunk {
+    rows.clear();
     let mut out = ParsedChunk {
         data: Vec::new(),
         lines: 0,
         blank: 0,
-        rows: Vec::with_capacity(data.len() / 256),
+        rows,
         bad: BadLineCounts::default(),
         examples: Vec::new(),
     };
@@ -527,17 +586,20 @@ fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usi
                 out.blank += 1;
                 return;
             }
-            match check_line(&data, field, layout, spans) {
+            match check_line(&data, end - line_start, field, layout, spans, max_line) {
                 Ok(stars) => {
                     let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
-                    let key = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
+                    let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
+                    let (c, p) = (key(spans[CUSTOMER]), key(spans[PRODUCT]));
                     out.rows.push(ParsedRow {
                         customer: spans[CUSTOMER],
                         product: spans[PRODUCT],
                         title,
                         stars,
-                        customer_hash: KeyHasher::hash(key(spans[CUSTOMER])),
-                        product_hash: KeyHasher::hash(key(spans[PRODUCT])),
+                        customer_hash: c.hash,
+                        product_hash: p.hash,
+                        customer_small: c.small,
+                        product_small: p.small,
                     });
                 }
                 Err((kind, detail)) => {
@@ -548,17 +610,26 @@ fn parse_chunk(data: Vec<u8>, layout: &Layout, delimiter: u8, keep_examples: usi
                 }
             }
         };
-    for pos in memchr2_iter(delimiter, b'\n', &data) {
-        if let Some(Some(role)) = layout.role.get(field) {
-            spans[*role] = (field_start as u32, pos as u32);
+    let mut base = 0usize;
+    while base < data.len() {
+        let (any, newlines) = separator_masks(&data[base..], delimiter);
+        let mut m = any;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            m &= m - 1;
+            let pos = base + bit as usize;
+            if let Some(Some(role)) = layout.role.get(field) {
+                spans[*role] = (field_start as u32, pos as u32);
+            }
+            field += 1;
+            field_start = pos + 1;
+            if (newlines >> bit) & 1 != 0 {
+                finish_line(line_start, pos, field, &mut spans, &mut out);
+                field = 0;
+                line_start = pos + 1;
+            }
         }
-        field += 1;
-        field_start = pos + 1;
-        if data[pos] == b'\n' {
-            finish_line(line_start, pos, field, &mut spans, &mut out);
-            field = 0;
-            line_start = pos + 1;
-        }
+        base += 64;
     }
     // The last line of the input may lack its newline.
     if line_start < data.len() {
@@ -576,6 +647,9 @@ enum Msg {
     Parsed(u64, ParsedChunk),
     /// A line over the length limit was skipped at this position in the chunk sequence.
     LongLine(u64, Vec<u8>),
+    /// Reading failed after the chunks before this position.
+    ReadFailed(u64, std::io::Error),
+    /// A parse job failed unexpectedly (a bug): the run stops instead of waiting for its chunk.
     Failed(Error),
     End(u64),
 }
@@ -586,6 +660,9 @@ struct ChunkReader {
     carry: Vec<u8>,
     eof: bool,
     bytes: u64,
+    /// A read error held back while the complete lines read before it are handed out, so that
+    /// the error can be reported with the number of the last good line.
+    failed: Option<std::io::Error>,
 }
 
 enum Next {
@@ -595,43 +672,54 @@ enum Next {
 }
 
 impl ChunkReader {
-    fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize> {
+    /// Read up to `want` more bytes into `buf`. Errors are returned raw: the merging thread knows
+    /// the line number to report them with.
+    fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
         let old = buf.len();
         buf.resize(old + want, 0);
-        let n = loop {
-            match self.input.reader.read(&mut buf[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    crate::interrupt::check()?;
-                    continue;
+        // Fill all of `want`: a pipe hands out 64 KiB per read, and zeroing `want` bytes for each
+        // of those would cost more than the data.
+        let mut filled = old;
+        let result = loop {
+            if filled == buf.len() {
+                break Ok(());
+            }
+            match self.input.reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break Ok(());
                 }
-                Err(e) => {
-                    buf.truncate(old);
-                    return Err(read_error(&self.input.name, self.input.compression, e));
-                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                // What was read before the error stays in `buf`.
+                Err(e) => break Err(e),
             }
         };
-        buf.truncate(old + n);
-        self.bytes += n as u64;
-        if n == 0 {
-            self.eof = true;
-        }
-        Ok(n)
+        buf.truncate(filled);
+        self.bytes += (filled - old) as u64;
+        result.map(|()| filled - old)
     }
 
     /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
-    fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> Result<Next> {
+    fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> std::io::Result<Next> {
         if buf.capacity() > 2 * chunk_bytes {
             // A long line grew this buffer; do not keep the memory around.
             buf = Vec::with_capacity(chunk_bytes + (64 << 10));
         }
         buf.clear();
         buf.append(&mut self.carry);
+        if let Some(e) = self.failed.take() {
+            return self.fail_after_whole_lines(buf, e);
+        }
         loop {
-            crate::interrupt::check()?;
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
             if !self.eof && buf.len() < chunk_bytes {
                 let want = (chunk_bytes - buf.len()).max(64 << 10);
-                self.read_some(&mut buf, want)?;
+                if let Err(e) = self.read_some(&mut buf, want) {
+                    return self.fail_after_whole_lines(buf, e);
+                }
                 continue;
             }
             if self.eof {
@@ -646,18 +734,36 @@ impl ChunkReader {
                 buf.truncate(i + 1);
                 return Ok(Next::Chunk(buf));
             }
-            // One line fills the whole buffer.
-            if buf.len() >= max_line {
+            // One line fills the whole buffer: past the limit, skip it without buffering it whole.
+            if buf.len() > max_line {
                 self.skip_to_newline(&mut buf)?;
                 return Ok(Next::LongLine(buf));
             }
             let grow = buf.len().max(64 << 10);
-            self.read_some(&mut buf, grow)?;
+            if let Err(e) = self.read_some(&mut buf, grow) {
+                return self.fail_after_whole_lines(buf, e);
+            }
         }
     }
 
-    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    /// On a read error, hand out the complete lines of `buf` first and the error on the next call.
+    fn fail_after_whole_lines(&mut self, mut buf: Vec<u8>, e: std::io::Error) -> std::io::Result<Next> {
+        match memrchr(b'\n', &buf) {
+            Some(i) if !crate::interrupt::requested() => {
+                buf.truncate(i + 1);
+                self.carry.clear();
+                self.failed = Some(e);
+                Ok(Next::Chunk(buf))
+            }
+            _ => Err(e),
+        }
+    }
+
+    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         loop {
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
             buf.clear();
             self.read_some(buf, 1 << 20)?;
             if let Some(i) = memchr::memchr(b'\n', buf) {
@@ -671,20 +777,28 @@ impl ChunkReader {
     }
 }
 
-/// Parse a whole input: header first, then all data lines, in parallel on `pool`.
+/// Parse a whole input: header first, then all data lines, in parallel on `pool`; parsed lines
+/// are added to `progress` as they are merged.
 ///
 /// Fails on a missing or duplicated required column, on a read or decompression error, and when
 /// skipped lines exceed `opts.max_bad_lines`.
-pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPool>) -> Result<Ratings> {
+pub fn read_ratings(
+    input: Input,
+    opts: &ReadOptions,
+    pool: &Arc<rayon::ThreadPool>,
+    progress: Option<&Progress>,
+) -> Result<Ratings> {
     if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
     let name = input.name.clone();
+    let compression = input.compression;
     let mut reader = ChunkReader {
         input,
         carry: Vec::new(),
         eof: false,
         bytes: 0,
+        failed: None,
     };
     // Header: read until the first newline (bounded by the line limit).
     let mut head = Vec::new();
@@ -701,7 +815,17 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
                 opts.max_line_bytes
             )));
         }
-        reader.read_some(&mut head, 64 << 10)?;
+        if let Err(e) = reader.read_some(&mut head, 64 << 10) {
+            // Complete lines before the error are parsed first, so that the error can name the
+            // last good line.
+            match memchr::memchr(b'\n', &head) {
+                Some(i) if !crate::interrupt::requested() => {
+                    reader.failed = Some(e);
+                    break i;
+                }
+                _ => return Err(read_error(&name, compression, e)),
+            }
+        }
     };
     if head.is_empty() {
         return Err(Error::bad_input(format!(
@@ -713,6 +837,56 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         reader.carry.extend_from_slice(&head[header_end + 1..]);
     }
 
+    let mut ratings = Ratings::default();
+    if let Some(size) = reader.input.raw_size {
+        // Reserve for the rows a file of this size can hold (gzip text shrinks ~3x; lines are
+        // ~300+ bytes) so the largest vector does not grow by copying. Untouched capacity costs
+        // no memory.
+        let text = if reader.input.compression == crate::input::Compression::Gzip {
+            size * 4
+        } else {
+            size
+        };
+        ratings.rows.reserve((text / 256).min(1 << 31) as usize);
+    }
+    let mut merger = Merger {
+        ratings,
+        line_base: 1,
+        name: &name,
+        opts,
+        progress,
+    };
+    if pool.current_num_threads() == 1 {
+        // One thread asked for: read, parse and merge on this thread, no helpers.
+        let mut buf = Vec::with_capacity(opts.chunk_bytes + (64 << 10));
+        let mut rows = Vec::new();
+        loop {
+            let next = reader
+                .next(buf, opts.chunk_bytes, opts.max_line_bytes)
+                .map_err(|e| read_error_at(&name, compression, e, Some(merger.line_base)))?;
+            match next {
+                Next::Chunk(data) => {
+                    let chunk = parse_chunk(
+                        data,
+                        rows,
+                        &layout,
+                        opts.delimiter,
+                        opts.max_line_bytes,
+                        opts.bad_line_examples,
+                    );
+                    merger.chunk(&chunk)?;
+                    (buf, rows) = (chunk.data, chunk.rows);
+                }
+                Next::LongLine(b) => {
+                    merger.long_line()?;
+                    buf = b;
+                }
+                Next::Done => break,
+            }
+        }
+        return merger.finish();
+    }
+
     let in_flight = pool.current_num_threads() * 2 + 2;
     let (free_tx, free_rx) = bounded::<Vec<u8>>(in_flight);
     for _ in 0..in_flight {
@@ -721,13 +895,21 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
             .expect("fresh channel");
     }
     let (msg_tx, msg_rx) = unbounded::<Msg>();
-    spawn_reader(reader, free_rx, msg_tx, Arc::clone(pool), layout, opts.clone());
+    let spare: SpareRows = Arc::default();
+    spawn_reader(
+        reader,
+        free_rx,
+        Arc::clone(&spare),
+        msg_tx,
+        Arc::clone(pool),
+        layout,
+        opts.clone(),
+    );
 
-    let mut ratings = Ratings::default();
     let mut next_seq = 0u64;
     let mut end = None;
+    let mut failure = None;
     let mut pending = BTreeMap::new();
-    let mut line_base = 1u64; // line number of the header
     while end.is_none_or(|e| next_seq < e) {
         match msg_rx.recv() {
             Ok(Msg::Parsed(seq, chunk)) => {
@@ -736,6 +918,11 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
             Ok(Msg::LongLine(seq, buf)) => {
                 pending.insert(seq, None);
                 let _ = free_tx.send(buf);
+            }
+            // Merge what came before the failure first, so the message can say where it happened.
+            Ok(Msg::ReadFailed(n, err)) => {
+                end = Some(n);
+                failure = Some(err);
             }
             Ok(Msg::Failed(err)) => return Err(err),
             Ok(Msg::End(n)) => end = Some(n),
@@ -749,39 +936,90 @@ pub fn read_ratings(input: Input, opts: &ReadOptions, pool: &Arc<rayon::ThreadPo
         while let Some(item) = pending.remove(&next_seq) {
             match item {
                 Some(chunk) => {
-                    merge_chunk(&mut ratings, &chunk, line_base, opts)?;
-                    line_base += chunk.lines;
+                    merger.chunk(&chunk)?;
                     let _ = free_tx.send(chunk.data);
-                }
-                None => {
-                    line_base += 1;
-                    ratings.stats.input_lines += 1;
-                    ratings.stats.bad_lines.add(BadKind::LineTooLong);
-                    if ratings.stats.examples.len() < opts.bad_line_examples {
-                        ratings.stats.examples.push(BadLine {
-                            line: line_base,
-                            kind: BadKind::LineTooLong,
-                            detail: format!("over {} bytes", opts.max_line_bytes),
-                        });
+                    if let Ok(mut v) = spare.lock() {
+                        v.push(chunk.rows);
                     }
                 }
+                None => merger.long_line()?,
             }
             next_seq += 1;
-            if let BadLineLimit::Count(n) = opts.max_bad_lines {
-                if ratings.stats.bad_lines.total() > n {
-                    return Err(too_many_bad(&name, &ratings.stats, opts.max_bad_lines));
-                }
-            }
         }
     }
-    let stats = &ratings.stats;
-    if !opts
-        .max_bad_lines
-        .allows(stats.bad_lines.total(), stats.input_lines)
-    {
-        return Err(too_many_bad(&name, stats, opts.max_bad_lines));
+    if let Some(err) = failure {
+        return Err(read_error_at(&name, compression, err, Some(merger.line_base)));
     }
-    Ok(ratings)
+    merger.finish()
+}
+
+impl Ratings {
+    /// Release memory only needed while ids were being added (the id lookup indexes).
+    fn done_adding(mut self) -> Self {
+        self.customers.freeze();
+        self.products.freeze();
+        self
+    }
+}
+
+/// Folds parsed chunks, strictly in input order, into the ratings.
+struct Merger<'a> {
+    ratings: Ratings,
+    /// Line number of the last line merged (the header is line 1).
+    line_base: u64,
+    name: &'a str,
+    opts: &'a ReadOptions,
+    progress: Option<&'a Progress>,
+}
+
+impl Merger<'_> {
+    fn chunk(&mut self, chunk: &ParsedChunk) -> Result<()> {
+        merge_chunk(&mut self.ratings, chunk, self.line_base, self.opts).map_err(|e| e.context(self.name))?;
+        self.line_base += chunk.lines;
+        if let Some(p) = self.progress {
+            Progress::add(&p.lines, chunk.lines);
+        }
+        self.check_count_limit()
+    }
+
+    fn long_line(&mut self) -> Result<()> {
+        self.line_base += 1;
+        let stats = &mut self.ratings.stats;
+        stats.input_lines += 1;
+        stats.bad_lines.add(BadKind::LineTooLong);
+        if stats.examples.len() < self.opts.bad_line_examples {
+            stats.examples.push(BadLine {
+                line: self.line_base,
+                kind: BadKind::LineTooLong,
+                detail: format!("over {} bytes", self.opts.max_line_bytes),
+            });
+        }
+        self.check_count_limit()
+    }
+
+    /// A count limit can fail early; a fraction needs the final line count.
+    fn check_count_limit(&self) -> Result<()> {
+        match self.opts.max_bad_lines {
+            BadLineLimit::Count(n) if self.ratings.stats.bad_lines.total() > n => Err(too_many_bad(
+                self.name,
+                &self.ratings.stats,
+                self.opts.max_bad_lines,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<Ratings> {
+        let stats = &self.ratings.stats;
+        if !self
+            .opts
+            .max_bad_lines
+            .allows(stats.bad_lines.total(), stats.input_lines)
+        {
+            return Err(too_many_bad(self.name, stats, self.opts.max_bad_lines));
+        }
+        Ok(self.ratings.done_adding())
+    }
 }
 
 fn too_many_bad(name: &str, stats: &ReadStats, limit: BadLineLimit) -> Error {
@@ -802,9 +1040,14 @@ fn too_many_bad(name: &str, stats: &ReadStats, limit: BadLineLimit) -> Error {
     ))
 }
 
+/// Row vectors handed back by the merger for reuse, so parse jobs do not allocate (and fault in)
+/// fresh memory for every chunk.
+type SpareRows = Arc<std::sync::Mutex<Vec<Vec<ParsedRow>>>>;
+
 fn spawn_reader(
     mut reader: ChunkReader,
     free_rx: Receiver<Vec<u8>>,
+    spare: SpareRows,
     msg_tx: Sender<Msg>,
     pool: Arc<rayon::ThreadPool>,
     layout: Arc<Layout>,
@@ -819,12 +1062,30 @@ fn spawn_reader(
                 let Ok(buf) = free_rx.recv() else { return };
                 match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
                     Ok(Next::Chunk(data)) => {
-                        let (tx, layout) = (msg_tx.clone(), Arc::clone(&layout));
-                        let (delimiter, keep) = (opts.delimiter, opts.bad_line_examples);
+                        let (tx, layout, spare_rows) =
+                            (msg_tx.clone(), Arc::clone(&layout), Arc::clone(&spare));
+                        let (delimiter, max_line, keep) =
+                            (opts.delimiter, opts.max_line_bytes, opts.bad_line_examples);
                         let this = seq;
                         pool.spawn_fifo(move || {
-                            let parsed = parse_chunk(data, &layout, delimiter, keep);
-                            let _ = tx.send(Msg::Parsed(this, parsed));
+                            let rows = spare_rows
+                                .lock()
+                                .map(|mut v| v.pop())
+                                .ok()
+                                .flatten()
+                                .unwrap_or_default();
+                            // A panic in a spawned job would abort the process (rayon's default),
+                            // or, with a handler, leave the merger waiting for this chunk forever.
+                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                parse_chunk(data, rows, &layout, delimiter, max_line, keep)
+                            }));
+                            let _ = tx.send(match parsed {
+                                Ok(parsed) => Msg::Parsed(this, parsed),
+                                Err(_) => Msg::Failed(Error::new(
+                                    crate::ErrorKind::Internal,
+                                    "a parse job failed unexpectedly (a bug); please report it",
+                                )),
+                            });
                         });
                     }
                     Ok(Next::LongLine(buf)) => {
@@ -835,7 +1096,7 @@ fn spawn_reader(
                         return;
                     }
                     Err(e) => {
-                        let _ = msg_tx.send(Msg::Failed(e));
+                        let _ = msg_tx.send(Msg::ReadFailed(seq, e));
                         return;
                     }
                 }
@@ -849,9 +1110,26 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
     let data = &chunk.data;
     let span = |s: (u32, u32)| &data[s.0 as usize..s.1 as usize];
     r.rows.reserve(chunk.rows.len());
-    for row in &chunk.rows {
-        let (c, _) = r.customers.intern_hashed(row.customer_hash, span(row.customer));
-        let (p, new) = r.products.intern_hashed(row.product_hash, span(row.product));
+    // Table slots are random memory accesses: ask for the slots of a row a few rows ahead so
+    // their cache misses overlap with the work on this one.
+    const AHEAD: usize = 8;
+    for (i, row) in chunk.rows.iter().enumerate() {
+        if let Some(next) = chunk.rows.get(i + AHEAD) {
+            r.customers.prefetch(next.customer_hash);
+            r.products.prefetch(next.product_hash);
+        }
+        let ckey = KeyRef {
+            bytes: span(row.customer),
+            hash: row.customer_hash,
+            small: row.customer_small,
+        };
+        let pkey = KeyRef {
+            bytes: span(row.product),
+            hash: row.product_hash,
+            small: row.product_small,
+        };
+        let (c, _) = r.customers.intern_ref(&ckey);
+        let (p, new) = r.products.intern_ref(&pkey);
         if new {
             if p > Rating::MAX_PRODUCT {
                 return Err(Error::bad_input(
@@ -879,6 +1157,42 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
         });
     }
     Ok(())
+}
+
+/// Read and check only the header line of `input` (for `--dry-run`): the required columns must be
+/// present. Returns the header's column names.
+pub fn check_header(input: &mut Input, opts: &ReadOptions) -> Result<Vec<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => {
+                line.push(byte[0]);
+                if line.len() > opts.max_line_bytes {
+                    return Err(Error::bad_input(format!(
+                        "{}: line 1 (the header) is longer than {} bytes",
+                        input.name, opts.max_line_bytes
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&input.name, input.compression, e)),
+        }
+    }
+    if line.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: the input is empty; expected a header line",
+            input.name
+        )));
+    }
+    parse_header(&line, opts, &input.name)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(&line);
+    Ok(line
+        .split(|&b| b == opts.delimiter)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect())
 }
 
 /// Decompressed bytes of an input, for the decompress-only benchmark: reads to the end in large
@@ -923,7 +1237,7 @@ mod tests {
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
             None,
         )?;
-        read_ratings(input, opts, &pool)
+        read_ratings(input, opts, &pool, None)
     }
 
     #[test]
@@ -967,7 +1281,7 @@ mod tests {
         let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
         let input =
             crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
-        let r = read_ratings(input, &opts, &pool).unwrap();
+        let r = read_ratings(input, &opts, &pool, None).unwrap();
         let b = r.stats.bad_lines;
         assert_eq!(
             (
@@ -1099,5 +1413,237 @@ mod tests {
         );
         assert!("1.5".parse::<BadLineLimit>().is_err());
         assert!("-1".parse::<BadLineLimit>().is_err());
+    }
+}
+
+/// Property tests against a line-by-line reference model of the format rules.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Hands out at most `step` bytes per read, so that chunk boundaries fall anywhere.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Model {
+        input_lines: u64,
+        blank: u64,
+        bad: BadLineCounts,
+        rows: Vec<(Vec<u8>, Vec<u8>, u8)>,
+        /// (line number, kind) of the first five bad lines.
+        examples: Vec<(u64, BadKind)>,
+    }
+
+    /// The format rules, one line at a time: the specification the parallel reader must match.
+    fn model(data: &[u8], max_line: usize) -> Option<Model> {
+        let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop(); // the final newline ends the last line, it does not start another
+        }
+        let header = lines.first()?;
+        let header = header.strip_suffix(b"\r").unwrap_or(header);
+        let names: Vec<&[u8]> = header.split(|&b| b == b'\t').collect();
+        let find = |n: &[u8]| {
+            let hits: Vec<usize> = (0..names.len()).filter(|&i| names[i] == n).collect();
+            hits
+        };
+        let (c, p, r) = (find(b"customer_id"), find(b"product_id"), find(b"star_rating"));
+        if c.len() != 1 || p.len() != 1 || r.len() != 1 || find(b"product_title").len() > 1 {
+            return None;
+        }
+        let (c, p, r) = (c[0], p[0], r[0]);
+        let mut m = Model::default();
+        for (i, line) in lines.iter().enumerate().skip(1) {
+            m.input_lines += 1;
+            let content = line.strip_suffix(b"\r").unwrap_or(line);
+            if content.is_empty() {
+                m.blank += 1;
+                continue;
+            }
+            let fields: Vec<&[u8]> = content.split(|&b| b == b'\t').collect();
+            let kind = if line.len() > max_line {
+                Some(BadKind::LineTooLong)
+            } else if fields.len() != names.len() {
+                Some(BadKind::FieldCount)
+            } else if fields[c].is_empty() {
+                Some(BadKind::EmptyCustomerId)
+            } else if fields[p].is_empty() {
+                Some(BadKind::EmptyProductId)
+            } else if std::str::from_utf8(fields[c]).is_err() || std::str::from_utf8(fields[p]).is_err() {
+                Some(BadKind::InvalidUtf8Id)
+            } else if !matches!(fields[r], [b'1'..=b'5']) {
+                Some(BadKind::BadStarRating)
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) => {
+                    m.bad.add(kind);
+                    if m.examples.len() < 5 {
+                        m.examples.push((i as u64 + 1, kind));
+                    }
+                }
+                None => m
+                    .rows
+                    .push((fields[c].to_vec(), fields[p].to_vec(), fields[r][0] - b'0')),
+            }
+        }
+        Some(m)
+    }
+
+    fn observed(r: &Ratings) -> Model {
+        Model {
+            input_lines: r.stats.input_lines,
+            blank: r.stats.blank_lines,
+            bad: r.stats.bad_lines,
+            rows: r
+                .rows
+                .iter()
+                .map(|x| {
+                    (
+                        r.customers.get(x.customer()).to_vec(),
+                        r.products.get(x.product()).to_vec(),
+                        x.stars(),
+                    )
+                })
+                .collect(),
+            examples: r.stats.examples.iter().map(|b| (b.line, b.kind)).collect(),
+        }
+    }
+
+    fn field() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => prop::sample::select(vec![
+                &b""[..], b"1", b"3", b"5", b"0", b"6", b"c1", b"c2", b"p1", b"p2", b" 5", b"5 ",
+                b"4.5", b"\r", b"\xff", b"\xc3\x28", b"\0", b"\"q\"", b"\xc3\xa9",
+            ])
+            .prop_map(|f| f.to_vec()),
+            1 => prop::collection::vec(any::<u8>(), 0..12),
+            1 => (0usize..120).prop_map(|n| vec![b'x'; n]),
+        ]
+    }
+
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let good = prop::sample::select(vec![&b"c1"[..], b"c2", b"p1", b"1", b"2", b"4", b"5"]);
+        prop_oneof![
+            // Four plain values: mostly valid rows, whatever the column order.
+            4 => prop::collection::vec(good, 4).prop_map(|f| f.join(&b'\t')),
+            4 => prop::collection::vec(field(), 2..6).prop_map(|f| f.join(&b'\t')),
+            1 => prop::collection::vec(any::<u8>(), 0..60),
+        ]
+    }
+
+    /// A header with the four known columns in any order (sometimes one missing or doubled),
+    /// then lines with LF or CRLF ends, the last one possibly without.
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        let names = prop_oneof![
+            // Mostly a valid header: the model then has lines to compare.
+            4 => Just(vec!["customer_id", "product_id", "star_rating", "product_title"]).prop_shuffle(),
+            1 => prop::sample::subsequence(
+                vec!["customer_id", "product_id", "star_rating", "product_title", "star_rating"],
+                3..=4,
+            )
+            .prop_shuffle(),
+        ];
+        (
+            names,
+            any::<bool>(),
+            prop::collection::vec((line(), prop::sample::select(vec![&b"\n"[..], b"\r\n"])), 0..40),
+            any::<bool>(),
+        )
+            .prop_map(|(names, crlf, lines, final_newline)| {
+                let mut out = names.join("\t").into_bytes();
+                out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                let n = lines.len();
+                for (i, (l, end)) in lines.into_iter().enumerate() {
+                    out.extend_from_slice(&l);
+                    if i + 1 < n || final_newline {
+                        out.extend_from_slice(end);
+                    }
+                }
+                out
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the chunk size, read size, thread count and line limit, the parallel reader
+        /// agrees with the model line for line, and its counts add up.
+        #[test]
+        fn reader_matches_the_line_model(
+            data in input(),
+            chunk_bytes in 1usize..300,
+            step in 1usize..100,
+            threads in 1usize..4,
+            max_line in 20usize..200,
+        ) {
+            let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap());
+            let opts = ReadOptions {
+                delimiter: b'\t',
+                max_bad_lines: BadLineLimit::Fraction(1.0),
+                max_line_bytes: max_line,
+                chunk_bytes,
+                ..ReadOptions::default()
+            };
+            let raw = Trickle { data: data.clone(), pos: 0, step };
+            let input = crate::input::open_source("mem".into(), Box::new(raw), None).unwrap();
+            let got = read_ratings(input, &opts, &pool, None);
+            // Header lines longer than the limit are refused only when their end is not in the
+            // first read; the model does not know reads, so such headers are not compared.
+            let header_len = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+            match (model(&data, max_line), got) {
+                (Some(want), Ok(r)) => {
+                    let s = &r.stats;
+                    prop_assert_eq!(s.valid + s.bad_lines.total() + s.blank_lines, s.input_lines);
+                    prop_assert_eq!(s.valid, r.rows.len() as u64);
+                    prop_assert_eq!(observed(&r), want);
+                }
+                (None, Err(e)) => prop_assert_eq!(e.kind(), crate::ErrorKind::BadInput),
+                (Some(_), Err(e)) if header_len > max_line => {
+                    prop_assert!(e.message().contains("(the header) is longer"), "{}", e);
+                }
+                (want, got) => prop_assert!(false, "model {:?} vs reader {:?}", want, got.map(|r| observed(&r))),
+            }
+        }
+
+        /// Arbitrary bytes: never a panic or a hang, and when the input is accepted the counts
+        /// add up.
+        #[test]
+        fn reader_survives_arbitrary_bytes(
+            data in prop::collection::vec(any::<u8>(), 0..600),
+            with_header in any::<bool>(),
+            chunk_bytes in 1usize..200,
+            max_line in 1usize..100,
+        ) {
+            let mut bytes = if with_header { b"customer_id\tproduct_id\tstar_rating\n".to_vec() } else { Vec::new() };
+            bytes.extend_from_slice(&data);
+            let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+            let opts = ReadOptions {
+                max_bad_lines: BadLineLimit::Count(u64::MAX),
+                max_line_bytes: max_line,
+                chunk_bytes,
+                ..ReadOptions::default()
+            };
+            let input = crate::input::open_source("mem".into(), Box::new(std::io::Cursor::new(bytes)), None).unwrap();
+            if let Ok(r) = read_ratings(input, &opts, &pool, None) {
+                let s = &r.stats;
+                prop_assert_eq!(s.valid + s.bad_lines.total() + s.blank_lines, s.input_lines);
+            }
+        }
     }
 }

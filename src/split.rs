@@ -78,8 +78,10 @@ impl SplitFractions {
         }
         let sum: f64 = all.iter().sum();
         if (sum - 1.0).abs() > 1e-9 {
+            // Rounded: 0.5 + 0.2 + 0.2 prints as 0.9, not 0.8999999999999999.
+            let shown = (sum * 1e9).round() / 1e9;
             return Err(Error::usage(format!(
-                "invalid split {},{},{}: the fractions sum to {sum}, they must sum to 1",
+                "invalid split {},{},{}: the fractions sum to {shown}, they must sum to 1",
                 self.train, self.validate, self.test
             )));
         }

@@ -580,7 +580,7 @@ fn ctrl_c_during_an_upload_aborts_it() {
     // Wait (bounded) until the first part is being received, then interrupt: the upload cannot
     // complete before that part does, so the stop always finds it open.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.max_in_flight("UploadPart") == 0 && std::time::Instant::now() < deadline {
+    while server.arrived("UploadPart") == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     let status = Command::new("kill")
@@ -596,6 +596,42 @@ fn ctrl_c_during_an_upload_aborts_it() {
     assert!(!server.path("bucket/prepared/train/train.protobuf").exists());
     assert_eq!(server.count("AbortMultipartUpload"), 1);
     assert_nothing_left_open(&server);
+}
+
+#[test]
+fn ctrl_c_while_a_range_is_on_its_way_stops_the_read() {
+    let f = fixtures();
+    let server = Server::start();
+    server.put_file("bucket/reviews.tsv", &std::fs::read(&f.tsv).unwrap());
+    // The second range hangs far longer than any test runs: the stop must not wait for it.
+    server.add_rule(Rule::new("GetRange", "reviews.tsv", Action::Delay(Duration::from_secs(600))).skip(1));
+    let child = fmprep_cmd()
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .args([
+            "run",
+            "s3://bucket/reviews.tsv",
+            "--output",
+            "s3://bucket/out",
+            "--s3-part-size",
+            "5MiB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.arrived("GetRange") < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = finish(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 130, "{}", r.stderr);
+    assert!(r.error_line().contains("interrupted by SIGINT"), "{}", r.stderr);
+    assert!(!server.path("bucket/out").join(MANIFEST).exists());
 }
 
 #[test]
@@ -819,6 +855,17 @@ fn overwrite_is_required_to_replace_a_finished_run() {
         r.stderr
     );
     assert!(r.error_line().contains("--overwrite"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(server.path("bucket/out/manifest.json")).unwrap(),
+        before,
+        "untouched"
+    );
+    // --dry-run checks the S3 output the same way, and writes nothing.
+    let r = run(args(&["--seed", "3", "--dry-run"]));
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let r = run(args(&["--seed", "3", "--dry-run", "--overwrite"]));
+    r.ok();
+    assert!(r.stdout.contains("\"dry_run\":true"), "{}", r.stdout);
     assert_eq!(
         std::fs::read(server.path("bucket/out/manifest.json")).unwrap(),
         before,

@@ -1,7 +1,7 @@
 //! `fmprep inspect`: decode RecordIO-protobuf files, local or on S3.
 
 use std::io::{BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use fmprep::inspect::{list_files, summarize, Summary};
@@ -24,7 +24,7 @@ pub struct InspectArgs {
 
 /// A file to decode: a local path or an S3 URL.
 enum Target {
-    Local(std::path::PathBuf),
+    Local(PathBuf),
     S3(String),
 }
 
@@ -40,9 +40,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     }
     let mut total = Summary::default();
     let mut per_file = Vec::new();
-    let mut shown = 0usize;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Held back until every file decoded: on failure stdout stays empty, as for every command.
+    let mut head = Vec::new();
     for f in &files {
         let (name, reader): (String, Box<dyn Read + Send>) = match f {
             Target::Local(f) => (
@@ -52,9 +51,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
             Target::S3(url) => (url.clone(), s3::open_s3_object(url, &s3opts)?),
         };
         let s = summarize(BufReader::with_capacity(1 << 20, reader), &name, |rec| {
-            if shown < a.head {
-                shown += 1;
-                let _ = writeln!(out, "{}", serde_json::to_string(rec).unwrap_or_default());
+            if head.len() < a.head {
+                head.push(serde_json::to_string(rec).unwrap_or_default());
             }
         });
         ui::info(&format!(
@@ -65,10 +63,14 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
         total.merge(&s);
         per_file.push(serde_json::json!({"path": name, "records": s.records, "error": s.error}));
     }
-    let summary = serde_json::json!({"files": per_file, "total": total});
     if let Some(err) = &total.error {
-        writeln!(out, "{summary}")?;
         return Err(fmprep::Error::bad_input(err.clone()).into());
+    }
+    let summary = serde_json::json!({"files": per_file, "total": total});
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in &head {
+        writeln!(out, "{line}")?;
     }
     Ok(Some(summary.to_string()))
 }

@@ -1,5 +1,6 @@
 //! Subcommands: flag definitions (clap) and thin adapters over the library.
 
+pub mod config;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;
@@ -41,6 +42,13 @@ pub struct Global {
     /// Print more detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Format of the logs on stderr.
+    #[arg(long, global = true, env = "FMPREP_LOG_FORMAT", value_enum, default_value_t = ui::LogFormat::Human)]
+    pub log_format: ui::LogFormat,
+    /// TOML file of option values (keys as the long flags, e.g. `seed = 7`, `min-product-ratings = 10`,
+    /// optionally under `[run]`, `[preprocess]`, `[prepare]`); flags and FMPREP_* variables override it.
+    #[arg(long, global = true, env = "FMPREP_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl Global {
@@ -70,6 +78,32 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Decompress an input to stdout (measures the decompression floor in benchmarks).
     Decompress(synth::DecompressArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `fmprep man > fmprep.1`.
+    Man,
+}
+
+impl Command {
+    /// Whether the command stages output files (and so must stop cooperatively on a signal).
+    pub fn writes_files(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Preprocess(_) | Command::Prepare(_) | Command::Synth(_)
+        )
+    }
+
+    /// Whether the command's product goes to stdout, so that a reader closing it early (`| head`)
+    /// is not a failure. For the others a broken pipe means an output went wrong.
+    pub fn stdout_is_output(&self) -> bool {
+        match self {
+            Command::Synth(a) => a.output == "-",
+            c => !c.writes_files(),
+        }
+    }
 }
 
 /// Flags that shape how the input is read and split.
@@ -116,7 +150,7 @@ pub struct OutputArgs {
     #[arg(short, long, env = "FMPREP_OUTPUT")]
     pub output: String,
     /// Replace a finished run (a manifest.json) at the output location.
-    #[arg(long, env = "FMPREP_OVERWRITE")]
+    #[arg(long, env = "FMPREP_OVERWRITE", value_parser = clap::builder::BoolishValueParser::new())]
     pub overwrite: bool,
     /// Records per test file (test/test_<i>.protobuf).
     #[arg(long, env = "FMPREP_TEST_CHUNK", default_value_t = 10_000)]
@@ -124,6 +158,10 @@ pub struct OutputArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "FMPREP_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Check the input (opens it, reads its header), the options and the output location, then
+    /// stop without writing anything.
+    #[arg(long, env = "FMPREP_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: bool,
 }
 
 /// How to reach S3, for commands that read or write `s3://` locations. Credentials come from the
@@ -188,12 +226,34 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
         Command::Inspect(a) => inspect::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Decompress(a) => synth::decompress(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "fmprep", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+            Ok(None)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+            Ok(None)
+        }
     }
 }
 
 /// The exit code and one-line message for an error: contexts added here, then the library's
 /// message (its sources are already part of it).
-pub fn describe_error(err: &anyhow::Error) -> (i32, String) {
+pub fn describe_error(err: &anyhow::Error, stdout_is_output: bool) -> (i32, String) {
+    let broken_pipe = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe && stdout_is_output {
+        // The reader of our stdout went away (e.g. `| head`): not a failure of ours.
+        return (0, String::new());
+    }
     let mut parts = Vec::new();
     let mut code = 1;
     for cause in err.chain() {

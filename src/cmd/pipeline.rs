@@ -1,6 +1,5 @@
 //! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
 
-use anyhow::Context;
 use clap::Args;
 use fmprep::filter::FilterOptions;
 use fmprep::manifest::Manifest;
@@ -104,21 +103,45 @@ fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
 }
 
 pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
-    let opts = options(&a.output, Some(&a.common));
+    let mut opts = options(&a.output, Some(&a.common));
+    opts.validate()?;
     let s3 = a.s3.options();
-    let input = fmprep::input::open_input_with(&a.input, &s3)
-        .with_context(|| format!("opening input {}", a.input))?;
+    // The library's message already names the input.
+    let mut input = fmprep::input::open_input_with(&a.input, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
+    if a.output.dry_run {
+        let columns = fmprep::reader::check_header(&mut input, &opts.read)?;
+        store.check(opts.overwrite)?;
+        ui::info(&format!(
+            "dry run: {} and {} look usable; nothing written",
+            input.name,
+            store.describe()
+        ));
+        let line = serde_json::json!({
+            "dry_run": true,
+            "input": input.name,
+            "compression": input.compression,
+            "input_bytes": input.raw_size,
+            "columns": columns,
+            "output": store.describe(),
+        });
+        return Ok(Some(line.to_string()));
+    }
     ui::info(&format!("reading {} ({:?})", input.name, input.compression));
-    let m = match mode {
-        Mode::Run => pipeline::run(input, store.as_ref(), &opts)?,
-        Mode::Preprocess => pipeline::preprocess(input, store.as_ref(), &opts)?,
+    let progress = fmprep::progress::Progress::for_input(&input);
+    opts.progress = Some(std::sync::Arc::clone(&progress));
+    let watcher = ui::Watcher::start(progress);
+    let result = match mode {
+        Mode::Run => pipeline::run(input, store.as_ref(), &opts),
+        Mode::Preprocess => pipeline::preprocess(input, store.as_ref(), &opts),
     };
-    report(&m)
+    drop(watcher);
+    report(&result?)
 }
 
 pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
-    let opts = options(&a.output, None);
+    let mut opts = options(&a.output, None);
+    opts.validate()?;
     let s3 = a.s3.options();
     let source = fmprep::store::open_source_with(&a.input, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
@@ -127,6 +150,32 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
         n_customers: a.n_customers,
         n_products: a.n_products,
     };
-    let m = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts)?;
-    report(&m)
+    if a.output.dry_run {
+        for (_, rel) in fmprep::preprocessed::SPLIT_FILES {
+            let name = format!("{}/{rel}", source.describe());
+            let r = source
+                .open(rel)?
+                .ok_or_else(|| fmprep::Error::new(fmprep::ErrorKind::Io, format!("{name}: not found")))?;
+            // Only the header: read the first line.
+            let mut head = Vec::new();
+            std::io::BufRead::read_until(&mut std::io::BufReader::new(r), b'\n', &mut head)
+                .map_err(|e| fmprep::Error::io("cannot read", &name, e))?;
+            fmprep::preprocessed::read_csv(&head[..], a.delimiter, &name)?;
+        }
+        store.check(opts.overwrite)?;
+        ui::info(&format!(
+            "dry run: {} and {} look usable; nothing written",
+            source.describe(),
+            store.describe()
+        ));
+        let line =
+            serde_json::json!({"dry_run": true, "input": source.describe(), "output": store.describe()});
+        return Ok(Some(line.to_string()));
+    }
+    let progress = fmprep::progress::Progress::new();
+    opts.progress = Some(std::sync::Arc::clone(&progress));
+    let watcher = ui::Watcher::start(progress);
+    let result = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts);
+    drop(watcher);
+    report(&result?)
 }

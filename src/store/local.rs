@@ -81,7 +81,44 @@ impl Store for LocalStore {
             .map_err(|e| Error::io("cannot create output directory", &self.root, e))?;
         Self::remove_staging(&self.root)
             .map_err(|e| Error::io("cannot clean staging files in", &self.root, e))?;
+        // Fail before reading a large input, not after: can files be created here at all?
+        let probe = self.root.join(format!(".probe{TMP_SUFFIX}"));
+        File::create(&probe).map_err(|e| Error::io("cannot write to output directory", &self.root, e))?;
+        let _ = fs::remove_file(&probe);
         Ok(())
+    }
+
+    fn check(&self, overwrite: bool) -> Result<()> {
+        if self.root.join(MANIFEST).exists() && !overwrite {
+            return Err(Error::new(
+                ErrorKind::OutputExists,
+                format!(
+                    "output {} already holds a finished run ({MANIFEST}); pass --overwrite to replace it",
+                    self.root.display()
+                ),
+            ));
+        }
+        // The nearest existing ancestor must be a writable directory.
+        let mut dir = self.root.as_path();
+        loop {
+            match fs::metadata(dir) {
+                Ok(m) if m.is_dir() && !m.permissions().readonly() => return Ok(()),
+                Ok(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "output {}: {} is not a writable directory",
+                            self.root.display(),
+                            dir.display()
+                        ),
+                    ))
+                }
+                Err(_) => match dir.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => dir = p,
+                    _ => return Ok(()),
+                },
+            }
+        }
     }
 
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {
@@ -90,7 +127,7 @@ impl Store for LocalStore {
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
         let name = path.file_name().expect("file name").to_string_lossy();
         let tmp = dir.join(format!(".{name}{TMP_SUFFIX}"));
-        let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &path, e))?;
         Ok(Box::new(LocalWriter {
             out: Some(BufWriter::with_capacity(1 << 20, file)),
             tmp,
@@ -128,15 +165,22 @@ impl Write for LocalWriter {
 impl ObjectWriter for LocalWriter {
     fn commit(mut self: Box<Self>) -> Result<u64> {
         let out = self.out.take().expect("open writer");
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io("cannot write", &self.path, e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| Error::io("cannot write", &self.path, e))?;
-        drop(file);
-        fs::rename(&self.tmp, &self.path)
-            .map_err(|e| Error::io("cannot rename into place", &self.path, e))?;
-        Ok(self.bytes)
+        let result = (|| {
+            // The last buffered bytes and the fsync are where a full disk usually shows up.
+            let file = out
+                .into_inner()
+                .map_err(|e| Error::io("cannot write", &self.path, e.into_error()))?;
+            file.sync_all()
+                .map_err(|e| Error::io("cannot write", &self.path, e))?;
+            drop(file);
+            fs::rename(&self.tmp, &self.path)
+                .map_err(|e| Error::io("cannot rename into place", &self.path, e))
+        })();
+        if result.is_err() {
+            // `Drop` only cleans up writers that still hold their file; this one gave it away.
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result.map(|()| self.bytes)
     }
 }
 

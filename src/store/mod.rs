@@ -1,4 +1,4 @@
-//! Where outputs go: a local directory or (see [`s3`] when enabled) an S3 prefix.
+//! Where outputs go: a local directory or (with the S3 store) an S3 prefix.
 //!
 //! Every output file is staged and becomes visible under its final name only when complete
 //! ([`ObjectWriter::commit`]); a writer dropped without commit discards its data. `manifest.json`
@@ -26,6 +26,10 @@ pub trait Store: Send + Sync {
     /// false; otherwise remove the old manifest (so a failure half-way cannot look finished) and
     /// leftovers of interrupted runs.
     fn begin(&self, overwrite: bool) -> Result<()>;
+
+    /// Check, without writing anything, that a run could write here: the location is usable and
+    /// holds no finished run unless `overwrite` (for `--dry-run`).
+    fn check(&self, overwrite: bool) -> Result<()>;
 
     /// Start writing `rel_path` (e.g. `train/train.protobuf`).
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>>;

@@ -99,22 +99,23 @@ pub struct Logged {
 struct State {
     rules: Vec<Rule>,
     log: Vec<Logged>,
-    in_flight: Vec<(&'static str, usize, usize)>, // op, now, max
+    in_flight: Vec<(&'static str, usize, usize, usize)>, // op, now, max, arrived
 }
 
 impl State {
     fn enter(&mut self, op: &'static str) {
-        match self.in_flight.iter_mut().find(|(o, _, _)| *o == op) {
+        match self.in_flight.iter_mut().find(|e| e.0 == op) {
             Some(e) => {
                 e.1 += 1;
                 e.2 = e.2.max(e.1);
+                e.3 += 1;
             }
-            None => self.in_flight.push((op, 1, 1)),
+            None => self.in_flight.push((op, 1, 1, 1)),
         }
     }
 
     fn leave(&mut self, op: &'static str) {
-        if let Some(e) = self.in_flight.iter_mut().find(|(o, _, _)| *o == op) {
+        if let Some(e) = self.in_flight.iter_mut().find(|e| e.0 == op) {
             e.1 -= 1;
         }
     }
@@ -255,7 +256,13 @@ impl Server {
     /// The most requests of kind `op` that were in flight at once.
     pub fn max_in_flight(&self, op: &str) -> usize {
         let st = self.state.lock().unwrap();
-        st.in_flight.iter().find(|(o, _, _)| *o == op).map_or(0, |e| e.2)
+        st.in_flight.iter().find(|e| e.0 == op).map_or(0, |e| e.2)
+    }
+
+    /// How many requests of kind `op` have arrived, finished or not.
+    pub fn arrived(&self, op: &str) -> usize {
+        let st = self.state.lock().unwrap();
+        st.in_flight.iter().find(|e| e.0 == op).map_or(0, |e| e.3)
     }
 
     /// Files s3s-fs keeps for open multipart uploads (`.upload-<id>.json`, `.upload_id-<id>.part-<n>`,

@@ -21,6 +21,9 @@ use bytes::{Buf, Bytes};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+/// How often a reader waiting for the next range looks for a stop request.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+
 use super::client::{Op, S3Client};
 use super::{parse_object_url, parse_s3_url, S3Url};
 use crate::error::{Error, ErrorKind, Result};
@@ -45,7 +48,12 @@ impl S3Client {
         let (bucket, key) = (url.bucket.clone(), url.key.clone());
         let (head, probe, bucket_found) = self.block_on(async move {
             let head = s3.head_object().bucket(&bucket).key(&key).send().await;
-            if head.is_ok() {
+            let answered = match &head {
+                Ok(_) => return (head, None, true),
+                Err(e) => e.raw_response().is_some_and(|r| r.status().is_client_error()),
+            };
+            if !answered {
+                // Not an answer about this object (network, 5xx after retries): nothing to refine.
                 return (head, None, true);
             }
             // A HEAD answer has no body, so "not found" cannot tell a missing key from a missing
@@ -115,6 +123,7 @@ impl S3Client {
             tx,
         ));
         S3Stream {
+            client: self.clone(),
             rx,
             current: VecDeque::new(),
             producer,
@@ -304,6 +313,7 @@ async fn fetch_range(
 /// One S3 object as a blocking `Read`, fed by concurrent ranged GETs (see the module doc).
 /// Dropping it cancels the GETs still running.
 pub struct S3Stream {
+    client: S3Client,
     rx: mpsc::Receiver<Result<Range>>,
     current: Range,
     producer: JoinHandle<()>,
@@ -340,7 +350,7 @@ impl Read for S3Stream {
                     return Ok(n);
                 }
                 None if self.finished => return Ok(0),
-                None => match self.rx.blocking_recv() {
+                None => match self.next_range()? {
                     Some(Ok(range)) => self.current = range,
                     // Carried inside the io::Error so that Error::io restores kind and message.
                     Some(Err(e)) => return Err(e.into_io()),
@@ -360,6 +370,24 @@ impl Read for S3Stream {
                 },
             }
         }
+    }
+}
+
+impl S3Stream {
+    /// The next range from the producer, waiting in short steps so that a stop request (Ctrl-C,
+    /// SIGTERM) is noticed even while a slow range is still on its way.
+    fn next_range(&mut self) -> io::Result<Option<Result<Range>>> {
+        let rx = &mut self.rx;
+        self.client.block_on(async move {
+            loop {
+                if let Ok(next) = tokio::time::timeout(INTERRUPT_POLL, rx.recv()).await {
+                    return Ok(next);
+                }
+                if crate::interrupt::requested() {
+                    return Err(crate::interrupt::io_error());
+                }
+            }
+        })
     }
 }
 

@@ -101,13 +101,13 @@ impl S3Options {
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
             return Err(Error::usage(format!(
                 "--s3-part-size {} is out of range; S3 needs parts of 5MiB to 5GiB",
-                self.part_size
+                format_size(self.part_size)
             )));
         }
         if !(MIN_RANGE_SIZE..=MAX_PART_SIZE).contains(&self.range_size) {
             return Err(Error::usage(format!(
                 "S3 range size {} is out of range; give 64KiB to 5GiB",
-                self.range_size
+                format_size(self.range_size)
             )));
         }
         if !(1..=20).contains(&self.max_attempts) {
@@ -244,6 +244,17 @@ pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// A byte size as [`parse_size`] reads it back: `16MiB`, `64KiB`, or plain bytes.
+pub fn format_size(n: usize) -> String {
+    match n {
+        0 => "0".to_string(),
+        n if n % (1 << 30) == 0 => format!("{}GiB", n >> 30),
+        n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+        n => n.to_string(),
+    }
+}
+
 /// Require an http(s) URL for an endpoint given by `what` (a flag or variable name).
 fn check_endpoint(url: &str, what: &str) -> Result<()> {
     let ok = ["http://", "https://"].iter().any(|s| {
@@ -371,6 +382,10 @@ mod tests {
         assert_eq!(parse_size("1234").unwrap(), 1234);
         assert!(parse_size("16 parsecs").is_err());
         assert!(parse_size("MiB").is_err());
+        for n in [16 << 20, 5 << 30, 64 << 10, 1234] {
+            assert_eq!(parse_size(&format_size(n)).unwrap(), n);
+        }
+        assert_eq!(format_size(1 << 20), "1MiB");
     }
 
     #[test]

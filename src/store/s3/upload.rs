@@ -58,19 +58,14 @@ impl S3Store {
     }
 }
 
-impl Store for S3Store {
-    fn describe(&self) -> String {
-        self.url.location()
-    }
-
-    fn begin(&self, overwrite: bool) -> Result<()> {
-        // Also proves early that the bucket exists and the credentials work, before the input is
-        // read: a failure here costs nothing.
+impl S3Store {
+    /// Whether the prefix holds a finished run (a `manifest.json`), which is an error unless
+    /// `overwrite`. Also proves that the bucket exists and the credentials work, before the input
+    /// is read: a failure here costs nothing.
+    fn finished_run_allowed(&self, overwrite: bool) -> Result<bool> {
         let manifest = self.url.join(MANIFEST);
-        if self.client.head(&manifest, Op::write(&self.url))?.is_none() {
-            return Ok(());
-        }
-        if !overwrite {
+        let exists = self.client.head(&manifest, Op::write(&self.url))?.is_some();
+        if exists && !overwrite {
             return Err(Error::new(
                 ErrorKind::OutputExists,
                 format!(
@@ -79,7 +74,21 @@ impl Store for S3Store {
                 ),
             ));
         }
+        Ok(exists)
+    }
+}
+
+impl Store for S3Store {
+    fn describe(&self) -> String {
+        self.url.location()
+    }
+
+    fn begin(&self, overwrite: bool) -> Result<()> {
+        if !self.finished_run_allowed(overwrite)? {
+            return Ok(());
+        }
         // Remove the old manifest first, so a run failing half-way cannot look finished.
+        let manifest = self.url.join(MANIFEST);
         let s3 = self.client.sdk().clone();
         let (bucket, key) = (manifest.bucket.clone(), manifest.key.clone());
         self.client
@@ -89,6 +98,10 @@ impl Store for S3Store {
                     .error(e, Op::delete(&manifest).request("DeleteObject"))
             })?;
         Ok(())
+    }
+
+    fn check(&self, overwrite: bool) -> Result<()> {
+        self.finished_run_allowed(overwrite).map(drop)
     }
 
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {

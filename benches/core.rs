@@ -1,0 +1,149 @@
+//! Criterion benchmarks of the core loops on synthetic data (`fmprep::synth`).
+//!
+//! `cargo bench --bench core` ; a group name per pipeline stage.
+
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fmprep::encode::{self, Sample};
+use fmprep::filter::{self, FilterOptions};
+use fmprep::index::{Dims, Index};
+use fmprep::reader::{self, ReadOptions};
+use fmprep::recordio;
+use prost::Message;
+
+const ROWS: u64 = 200_000;
+
+fn tsv() -> Vec<u8> {
+    let mut out = Vec::new();
+    let opts = fmprep::synth::SynthOptions {
+        rows: ROWS,
+        seed: 1,
+        ..Default::default()
+    };
+    fmprep::synth::write_synth(&opts, &mut out).unwrap();
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> reader::Ratings {
+    let input =
+        fmprep::input::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None).unwrap();
+    reader::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let text = tsv();
+    let gz = gzip(&text);
+    let pool1 = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().build().unwrap());
+
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.sample_size(20);
+    g.bench_function("parse_1_thread", |b| b.iter(|| parse(&text, &pool1)));
+    g.bench_function("parse_all_threads", |b| b.iter(|| parse(&text, &pool)));
+    g.bench_function("decompress_only", |b| {
+        b.iter(|| {
+            let input =
+                fmprep::input::open_source("gz".into(), Box::new(Cursor::new(gz.clone())), None).unwrap();
+            reader::drain(input, std::io::sink()).unwrap()
+        })
+    });
+    g.bench_function("gunzip_and_parse", |b| b.iter(|| parse(&gz, &pool)));
+    g.finish();
+
+    let ratings = parse(&text, &pool);
+    let mut g = c.benchmark_group("stages");
+    g.throughput(Throughput::Elements(ratings.rows.len() as u64));
+    let f = FilterOptions::default();
+    g.bench_function("count_and_filter", |b| b.iter(|| filter::long_tail(&ratings, &f)));
+    let kept = filter::long_tail(&ratings, &f);
+    g.bench_function("dedupe", |b| {
+        b.iter_batched(|| kept.clone(), filter::dedupe, BatchSize::LargeInput)
+    });
+    let rows = filter::dedupe(kept);
+    g.bench_function("index", |b| b.iter(|| Index::build(&rows, &ratings)));
+    let index = Index::build(&rows, &ratings);
+    let parts = fmprep::split::split(rows.len(), &Default::default(), 42);
+    g.bench_function("split", |b| {
+        b.iter(|| fmprep::split::split(rows.len(), &Default::default(), 42))
+    });
+    let samples = encode::samples(&rows, &parts.train, &index);
+    g.bench_function("csr_build", |b| {
+        b.iter(|| encode::encode(&samples, index.dims()).unwrap())
+    });
+    g.finish();
+
+    // RecordIO encoding: the direct encoder against building prost messages, on the
+    // published dimensions so keys need 3-byte varints as in production.
+    let dims = Dims {
+        n_customers: 140_344,
+        n_products: 38_385,
+    };
+    let n = 100_000u32;
+    let samples: Vec<Sample> = (0..n)
+        .map(|i| Sample {
+            customer: ((i as u64 * 7919) % 140_344) as u32,
+            product: ((i as u64 * 104_729) % 38_385) as u32,
+            label: (i % 5 + 1) as f32,
+        })
+        .collect();
+    let enc = encode::encode(&samples, dims).unwrap();
+    let mut g = c.benchmark_group("recordio");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("direct_encoder_parallel", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(n as usize * 72);
+            pool.install(|| recordio::write_records(&mut out, &enc, 0..n as usize))
+                .unwrap();
+            out
+        })
+    });
+    g.bench_function("direct_encoder_1_thread", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(n as usize * 72);
+            pool1
+                .install(|| recordio::write_records(&mut out, &enc, 0..n as usize))
+                .unwrap();
+            out
+        })
+    });
+    g.bench_function("prost_messages_1_thread", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(n as usize * 72);
+            for s in &samples {
+                let t = |values: Vec<f32>, keys: Vec<u64>, shape: Vec<u64>| fmprep::proto::Value {
+                    value: Some(fmprep::proto::value::Value::Float32Tensor(
+                        fmprep::proto::Float32Tensor { values, keys, shape },
+                    )),
+                };
+                let rec = fmprep::proto::Record {
+                    features: [(
+                        "values".to_string(),
+                        t(
+                            vec![1.0, 1.0],
+                            vec![s.customer as u64, dims.n_customers + s.product as u64],
+                            vec![dims.feature_dim()],
+                        ),
+                    )]
+                    .into(),
+                    label: [("values".to_string(), t(vec![s.label], vec![], vec![]))].into(),
+                    ..Default::default()
+                };
+                recordio::frame(&mut out, &rec.encode_to_vec()).unwrap();
+            }
+            out
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(core, benches);
+criterion_main!(core);

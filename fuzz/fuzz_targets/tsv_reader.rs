@@ -1,0 +1,8 @@
+//! See `harness.rs`.
+
+#![no_main]
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::tsv_reader(data));
