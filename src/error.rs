@@ -92,7 +92,14 @@ impl Error {
     }
 
     /// An I/O error while doing `what` on `path`, with a hint chosen from the OS error.
+    ///
+    /// An `io::Error` that carries an [`Error`] (see [`Error::into_io`]) is unwrapped instead, so
+    /// that a failure of a remote store behind a `Read`/`Write` keeps its kind and message.
     pub fn io(what: &str, path: impl AsRef<Path>, err: std::io::Error) -> Self {
+        let err = match Error::from_io(err) {
+            Ok(inner) => return inner,
+            Err(err) => err,
+        };
         let path = path.as_ref().display();
         let hint = match err.kind() {
             std::io::ErrorKind::NotFound => "; check the path",
@@ -112,6 +119,24 @@ impl Error {
             _ => "",
         };
         Error::new(ErrorKind::Io, format!("{what} {path}: {err}{hint}")).with_source(err)
+    }
+
+    /// Wrap this error in an `io::Error`, to pass it through `Read`/`Write`.
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::other(self)
+    }
+
+    /// The [`Error`] an `io::Error` carries (see [`Error::into_io`]), or the `io::Error` back.
+    pub fn from_io(err: std::io::Error) -> std::result::Result<Error, std::io::Error> {
+        if !err.get_ref().is_some_and(|e| e.is::<Error>()) {
+            return Err(err);
+        }
+        let kind = err.kind();
+        match err.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(e)) => Ok(*e),
+            Some(Err(other)) => Err(std::io::Error::new(kind, other)),
+            None => Err(std::io::Error::from(kind)),
+        }
     }
 
     /// The error raised when a signal asked the run to stop.

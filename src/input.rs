@@ -1,4 +1,4 @@
-//! Opening an input: a local file, `-` for stdin, or (with the S3 store) an `s3://` object.
+//! Opening an input: a local file, `-` for stdin, or an `s3://` object (through [`crate::store::s3`]).
 //!
 //! Compression is detected from the first bytes, never from the name: gzip (one or several
 //! members) is decoded in-process as a stream; other compressions are refused with a clear message
@@ -10,6 +10,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::store::S3Options;
 
 /// Buffer size between the raw source and the decompressor.
 const RAW_BUFFER: usize = 1 << 20;
@@ -61,19 +62,23 @@ impl Compression {
     }
 }
 
-/// Open `spec` for reading: `-` is stdin, anything else a local path.
-/// Use [`open_source`] to wrap an already opened raw stream (e.g. from S3).
+/// Open `spec` for reading: `-` is stdin, `s3://bucket/key` an S3 object (with default
+/// [`S3Options`]; see [`open_input_with`]), anything else a local path.
+/// Use [`open_source`] to wrap an already opened raw stream.
 pub fn open_input(spec: &str) -> Result<Input> {
+    open_input_with(spec, &S3Options::default())
+}
+
+/// Open `spec` for reading as [`open_input`] does, S3 objects with `opts`.
+pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
     if spec == "-" {
         // A pipe whose writer sends nothing would block the read forever, signals or not.
         let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
             .map_err(|e| Error::io("cannot read input", "stdin", e))?;
         return open_source("stdin".to_string(), Box::new(stdin), None);
     }
-    if spec.starts_with("s3://") {
-        return Err(Error::usage(format!(
-            "{spec}: S3 input needs the S3 store; use fmprep::store::s3::open_input"
-        )));
+    if crate::store::s3::is_s3_url(spec) {
+        return crate::store::s3::open_s3_input(spec, opts);
     }
     let path = Path::new(spec);
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot open input", path, e))?;

@@ -125,7 +125,7 @@ pub fn list_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
-fn natural_key(s: &str) -> Vec<(String, u64)> {
+pub(crate) fn natural_key(s: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut num: Option<u64> = None;

@@ -80,4 +80,6 @@ pub mod proto {
 }
 
 pub use error::{Error, ErrorKind, Result};
+pub use input::open_input_with as open_input_spec;
 pub use pipeline::{Dataset, Options};
+pub use store::S3Options;

@@ -679,7 +679,7 @@ fn read_table(
         }
     }
     Err(Error::new(
-        ErrorKind::Io,
+        source.missing_kind(),
         format!(
             "{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSV or Parquet tables)"
         ),

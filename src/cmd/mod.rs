@@ -17,11 +17,12 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success (the last stdout line is the JSON manifest)
   1    internal error
-  2    usage: invalid flags or option values
+  2    usage: invalid flags or option values, malformed s3:// URL
   3    bad input data: too many malformed lines, corrupt/truncated gzip, missing column,
        unsupported compression, nothing left after filtering
   4    local I/O error: input missing or unreadable, output not writable, disk full
-  5    S3 / remote store error
+  5    S3 error: no credentials, access denied or bad secret, missing bucket or key, wrong
+       region, network, or S3 failing after --s3-max-attempts
   6    the output already holds a finished run (manifest.json); pass --overwrite
   130  interrupted (SIGINT); 143 terminated (SIGTERM)";
 
@@ -159,7 +160,7 @@ impl CommonArgs {
 /// Flags of commands that write an output location.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// Output directory (created if missing).
+    /// Output directory (created if missing) or s3://bucket/prefix.
     #[arg(short, long, env = "FMPREP_OUTPUT")]
     pub output: String,
     /// Replace a finished run (a manifest.json) at the output location.
@@ -179,6 +180,48 @@ pub struct OutputArgs {
     /// stop without writing anything.
     #[arg(long, env = "FMPREP_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
+}
+
+/// How to reach S3, for commands that read or write `s3://` locations. Credentials come from the
+/// standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, container or instance
+/// role), never from flags.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "S3")]
+pub struct S3Args {
+    /// AWS region of the bucket (default: AWS_REGION, the profile, instance metadata, else us-east-1).
+    #[arg(long, env = "FMPREP_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// S3-compatible endpoint such as http://localhost:9000 for MinIO, LocalStack or on-prem stores
+    /// (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, env = "FMPREP_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (endpoint/bucket/key); automatic when the endpoint host is an IP or localhost.
+    #[arg(long, env = "FMPREP_S3_FORCE_PATH_STYLE")]
+    pub s3_force_path_style: bool,
+    /// Concurrent requests per transfer: ranged GETs of an input, parts of an upload.
+    #[arg(long, env = "FMPREP_S3_CONCURRENCY", default_value_t = 8, value_name = "N")]
+    pub s3_concurrency: usize,
+    /// Size of multipart-upload parts and of ranged GETs, at least 5MiB (objects smaller than one
+    /// part are uploaded with a single PUT).
+    #[arg(long, env = "FMPREP_S3_PART_SIZE", default_value = "16MiB", value_parser = fmprep::store::s3::parse_size, value_name = "SIZE")]
+    pub s3_part_size: usize,
+    /// Attempts per S3 request, the first included (SDK standard retry mode, exponential backoff).
+    #[arg(long, env = "FMPREP_S3_MAX_ATTEMPTS", default_value_t = 5, value_name = "N")]
+    pub s3_max_attempts: u32,
+}
+
+impl S3Args {
+    pub fn options(&self) -> fmprep::S3Options {
+        fmprep::S3Options {
+            region: self.region.clone().filter(|r| !r.is_empty()),
+            endpoint_url: self.endpoint_url.clone().filter(|e| !e.is_empty()),
+            force_path_style: self.s3_force_path_style,
+            concurrency: self.s3_concurrency,
+            part_size: self.s3_part_size,
+            range_size: self.s3_part_size,
+            max_attempts: self.s3_max_attempts,
+        }
+    }
 }
 
 pub fn parse_delimiter(s: &str) -> Result<u8, String> {

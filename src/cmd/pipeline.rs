@@ -5,12 +5,12 @@ use fmprep::filter::FilterOptions;
 use fmprep::manifest::Manifest;
 use fmprep::pipeline::{self, Options, PrepareOptions};
 
-use super::{parse_delimiter, ui, CommonArgs, OutputArgs};
+use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Reviews TSV, plain or gzip (detected from its bytes); `-` reads stdin. Also a Parquet file
-    /// or a directory of Parquet files (partitioned), columns by name.
+    /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for
+    /// stdin. Also a local Parquet file or a directory of Parquet files (partitioned), columns by name.
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -19,14 +19,19 @@ pub struct RunArgs {
     /// preprocess: format of the split tables, `csv` (the Python pipeline's) or `parquet`.
     #[arg(long, env = "FMPREP_FORMAT", default_value = "csv")]
     pub format: pipeline::TableFormat,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]
 pub struct PrepareArgs {
-    /// Directory written by `fmprep preprocess` (train/train.csv, validate/validate.csv, test/test.csv).
+    /// Directory or s3://bucket/prefix written by `fmprep preprocess` (train/train.csv,
+    /// validate/validate.csv, test/test.csv).
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Delimiter of the CSVs.
     #[arg(long, env = "FMPREP_CSV_DELIMITER", default_value = "comma", value_parser = parse_delimiter)]
     pub delimiter: u8,
@@ -123,9 +128,10 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     if fmprep::parquet_io::is_parquet(&a.input) {
         return run_parquet(&a, mode, opts);
     }
+    let s3 = a.s3.options();
     // The library's message already names the input.
-    let mut input = fmprep::input::open_input(&a.input)?;
-    let store = fmprep::store::open_store(&a.output.output)?;
+    let mut input = fmprep::input::open_input_with(&a.input, &s3)?;
+    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     if a.output.dry_run {
         let columns = fmprep::reader::check_header(&mut input, &opts.read)?;
         store.check(opts.overwrite)?;
@@ -159,8 +165,9 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
 pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let mut opts = options(&a.output, None);
     opts.validate()?;
-    let source = fmprep::store::open_source(&a.input)?;
-    let store = fmprep::store::open_store(&a.output.output)?;
+    let s3 = a.s3.options();
+    let source = fmprep::store::open_source_with(&a.input, &s3)?;
+    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     let popts = PrepareOptions {
         delimiter: Some(a.delimiter),
         n_customers: a.n_customers,

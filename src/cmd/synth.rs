@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use fmprep::synth::{write_synth, SynthOptions};
 
-use super::ui;
+use super::{ui, S3Args};
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
@@ -32,8 +32,10 @@ pub struct SynthArgs {
 
 #[derive(Debug, Args)]
 pub struct DecompressArgs {
-    /// Input file (plain or gzip), `-` for stdin.
+    /// Input file (plain or gzip): a path, s3://bucket/key, or `-` for stdin.
     pub input: String,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
@@ -96,7 +98,7 @@ pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
 }
 
 pub fn decompress(a: DecompressArgs) -> anyhow::Result<Option<String>> {
-    let input = fmprep::input::open_input(&a.input)?;
+    let input = fmprep::input::open_input_with(&a.input, &a.s3.options())?;
     let stdout = std::io::stdout();
     let bytes = fmprep::reader::drain(input, stdout.lock())?;
     ui::info(&format!("{bytes} bytes"));

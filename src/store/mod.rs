@@ -9,8 +9,10 @@ use std::io::Write;
 use crate::error::Result;
 
 pub mod local;
+pub mod s3;
 
 pub use local::LocalStore;
+pub use s3::S3Options;
 
 /// Name of the file that marks a finished run.
 pub const MANIFEST: &str = "manifest.json";
@@ -48,12 +50,20 @@ pub trait ObjectWriter: Write + Send {
     fn commit(self: Box<Self>) -> Result<u64>;
 }
 
-/// Open the store for an output spec: a local directory path or `s3://bucket/prefix`.
+/// Open the store for an output spec: a local directory path or `s3://bucket/prefix` (with
+/// default [`S3Options`]; see [`open_store_with`]).
 pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
-    if spec.starts_with("s3://") {
-        return Err(crate::Error::usage(format!(
-            "{spec}: S3 output needs the S3 store, which this build does not include"
-        )));
+    open_store_with(spec, &S3Options::default())
+}
+
+/// Open the store for an output spec, S3 locations with `opts`.
+pub fn open_store_with(spec: &str, opts: &S3Options) -> Result<Box<dyn Store>> {
+    if s3::is_s3_url(spec) {
+        s3::parse_s3_url(spec)?;
+        #[cfg(feature = "s3")]
+        return Ok(Box::new(s3::S3Store::new(s3::S3Client::shared(opts)?, spec)?));
+        #[cfg(not(feature = "s3"))]
+        return Err(s3::not_built(spec, opts));
     }
     Ok(Box::new(LocalStore::new(spec)))
 }
@@ -65,6 +75,12 @@ pub trait Source: Send + Sync {
 
     /// Open `rel_path` for reading; `Ok(None)` when it does not exist.
     fn open(&self, rel_path: &str) -> Result<Option<Box<dyn std::io::Read + Send>>>;
+
+    /// The kind of error for a required file that [`Source::open`] did not find (it decides the
+    /// exit code: a missing local file is an I/O error, a missing S3 key a remote one).
+    fn missing_kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Io
+    }
 }
 
 /// A local directory as a [`Source`].
@@ -100,12 +116,20 @@ impl Source for LocalSource {
     }
 }
 
-/// Open a [`Source`] for a spec: a local directory or `s3://bucket/prefix`.
+/// Open a [`Source`] for a spec: a local directory or `s3://bucket/prefix` (with default
+/// [`S3Options`]; see [`open_source_with`]).
 pub fn open_source(spec: &str) -> Result<Box<dyn Source>> {
-    if spec.starts_with("s3://") {
-        return Err(crate::Error::usage(format!(
-            "{spec}: S3 input needs the S3 store, which this build does not include"
-        )));
+    open_source_with(spec, &S3Options::default())
+}
+
+/// Open a [`Source`] for a spec, S3 locations with `opts`.
+pub fn open_source_with(spec: &str, opts: &S3Options) -> Result<Box<dyn Source>> {
+    if s3::is_s3_url(spec) {
+        s3::parse_s3_url(spec)?;
+        #[cfg(feature = "s3")]
+        return Ok(Box::new(s3::S3Source::new(s3::S3Client::shared(opts)?, spec)?));
+        #[cfg(not(feature = "s3"))]
+        return Err(s3::not_built(spec, opts));
     }
     Ok(Box::new(LocalSource::new(spec)))
 }
