@@ -1,7 +1,8 @@
 //! Input from S3: [`S3Stream`] (one object as a `Read`), [`S3Source`] (a prefix for `prepare`),
 //! and listing for `inspect`.
 //!
-//! An object is read as ranged GETs of `range_size` bytes. A producer task on the S3 runtime keeps
+//! An object is read as ranged GETs of `range_size` bytes (the first one smaller, so that
+//! parsing starts early). A producer task on the S3 runtime keeps
 //! up to `concurrency` of them in flight and hands completed ranges, strictly in order, to a
 //! channel of one slot that the synchronous reader drains: memory stays at most
 //! `(concurrency + 2) × range_size`, nothing is written to disk, and reading overlaps with
@@ -206,6 +207,50 @@ fn not_found(url: &S3Url) -> Error {
     )
 }
 
+/// How an object is cut into ranges: a small first one, then `range_size` each.
+///
+/// The first range is small because the reader waits for it before anything else can start,
+/// while `concurrency` full ranges share the connection's bandwidth: a full-size first range would
+/// arrive only after about `concurrency × range_size` bytes had been transferred.
+#[derive(Debug, Clone, Copy)]
+struct Ranges {
+    size: u64,
+    first: u64,
+    range_size: u64,
+}
+
+/// Upper bound of the first range's size.
+const FIRST_RANGE: u64 = 1 << 20;
+
+impl Ranges {
+    fn new(size: u64, range_size: u64) -> Ranges {
+        Ranges {
+            size,
+            first: FIRST_RANGE.min(range_size),
+            range_size,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        match self.size {
+            0 => 0,
+            s if s <= self.first => 1,
+            s => 1 + (s - self.first).div_ceil(self.range_size),
+        }
+    }
+
+    /// Bytes `start..end` of range `i`.
+    fn get(&self, i: u64) -> (u64, u64) {
+        let start = if i == 0 {
+            0
+        } else {
+            self.first + (i - 1) * self.range_size
+        };
+        let len = if i == 0 { self.first } else { self.range_size };
+        (start, (start + len).min(self.size))
+    }
+}
+
 /// Fetch every range of the object, `concurrency` at a time, and send them in order.
 async fn produce(
     client: S3Client,
@@ -215,15 +260,15 @@ async fn produce(
     concurrency: usize,
     tx: mpsc::Sender<Result<Range>>,
 ) {
-    let n_ranges = meta.size.div_ceil(range_size);
+    let ranges = Ranges::new(meta.size, range_size);
+    let n_ranges = ranges.count();
     // Dropping the set (the reader went away, or an error) aborts the GETs still running.
     let mut running = JoinSet::new();
     let mut ready: BTreeMap<u64, Range> = BTreeMap::new();
     let (mut next_fetch, mut next_send) = (0u64, 0u64);
     while next_send < n_ranges {
         while next_fetch < n_ranges && running.len() + ready.len() < concurrency {
-            let start = next_fetch * range_size;
-            let end = (start + range_size).min(meta.size);
+            let (start, end) = ranges.get(next_fetch);
             let (c, u, etag) = (client.clone(), url.clone(), meta.etag.clone());
             let i = next_fetch;
             running.spawn(async move { (i, fetch_range(&c, &u, etag.as_deref(), start, end).await) });
@@ -434,5 +479,35 @@ impl Source for S3Source {
             Some(meta) => Some(Box::new(self.client.stream(&url, meta))),
             None => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_object_exactly_once() {
+        for (size, range) in [
+            (0, 16 << 20),
+            (1, 16 << 20),
+            (1 << 20, 16 << 20),
+            ((1 << 20) + 1, 16 << 20),
+            (100 << 20, 16 << 20),
+            (1000, 256),
+            (7_150_202, 5 << 20),
+        ] {
+            let r = Ranges::new(size, range);
+            let mut next = 0;
+            for i in 0..r.count() {
+                let (start, end) = r.get(i);
+                assert_eq!(start, next, "{size}/{range} range {i}");
+                assert!(end > start && end - start <= range);
+                next = end;
+            }
+            assert_eq!(next, size, "{size}/{range}");
+        }
+        assert_eq!(Ranges::new(100 << 20, 16 << 20).get(0), (0, 1 << 20));
+        assert_eq!(Ranges::new(7_150_202, 5 << 20).count(), 3);
     }
 }

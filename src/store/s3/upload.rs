@@ -56,13 +56,11 @@ impl S3Store {
             url: parse_s3_url(url)?,
         })
     }
-}
 
-impl S3Store {
-    /// Whether the prefix holds a finished run (a `manifest.json`), which is an error unless
-    /// `overwrite`. Also proves that the bucket exists and the credentials work, before the input
-    /// is read: a failure here costs nothing.
-    fn finished_run_allowed(&self, overwrite: bool) -> Result<bool> {
+    /// Whether the prefix holds a finished run (a `manifest.json`); an error if it does and
+    /// `overwrite` is false. Also proves that the bucket exists and the credentials work before
+    /// the input is read, when a failure costs nothing.
+    fn finished_run(&self, overwrite: bool) -> Result<bool> {
         let manifest = self.url.join(MANIFEST);
         let exists = self.client.head(&manifest, Op::write(&self.url))?.is_some();
         if exists && !overwrite {
@@ -84,7 +82,7 @@ impl Store for S3Store {
     }
 
     fn begin(&self, overwrite: bool) -> Result<()> {
-        if !self.finished_run_allowed(overwrite)? {
+        if !self.finished_run(overwrite)? {
             return Ok(());
         }
         // Remove the old manifest first, so a run failing half-way cannot look finished.
@@ -101,7 +99,7 @@ impl Store for S3Store {
     }
 
     fn check(&self, overwrite: bool) -> Result<()> {
-        self.finished_run_allowed(overwrite).map(drop)
+        self.finished_run(overwrite).map(drop)
     }
 
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {
