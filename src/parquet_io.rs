@@ -96,6 +96,19 @@ fn wanted(opts: &ReadOptions) -> Vec<(&'static str, String, bool)> {
     w
 }
 
+/// Open one Parquet file: its reader builder and its column names.
+fn open_parquet(path: &Path) -> Result<(ParquetRecordBatchReaderBuilder<std::fs::File>, Vec<String>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open input", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+    let names = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|x| x.name().clone())
+        .collect();
+    Ok((builder, names))
+}
+
 /// Check that every file of `path` has the required columns; returns the column names of the
 /// first file (for `--dry-run`).
 pub fn check_columns(path: &Path, opts: &ReadOptions) -> Result<Vec<String>> {
@@ -105,14 +118,7 @@ pub fn check_columns(path: &Path, opts: &ReadOptions) -> Result<Vec<String>> {
     }
     let mut first = None;
     for f in &files {
-        let file = std::fs::File::open(f).map_err(|e| Error::io("cannot open input", f, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(f, e))?;
-        let names: Vec<String> = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|x| x.name().clone())
-            .collect();
+        let (_builder, names) = open_parquet(f)?;
         let missing: Vec<String> = wanted(opts)
             .into_iter()
             .filter(|(_, n, req)| *req && !names.contains(n))
@@ -308,14 +314,7 @@ pub fn read_ratings(path: &Path, opts: &ReadOptions) -> Result<Ratings> {
     let mut row_no = 0u64;
     for file in &files {
         crate::interrupt::check()?;
-        let f = std::fs::File::open(file).map_err(|e| Error::io("cannot open input", file, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| parquet_error(file, e))?;
-        let names: Vec<String> = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|x| x.name().clone())
-            .collect();
+        let (builder, names) = open_parquet(file)?;
         let want = wanted(opts);
         let mut roots = Vec::new();
         for (_, name, required) in &want {
