@@ -12,6 +12,7 @@ mod labels;
 mod migration;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod pinned;
 mod prepare;
 mod regression;
 mod run;
