@@ -47,6 +47,7 @@
 pub mod encode;
 pub mod error;
 pub mod explore;
+pub mod features;
 pub mod filter;
 pub mod index;
 pub mod infer;

@@ -139,6 +139,8 @@ pub fn check_columns(path: &Path, opts: &ReadOptions) -> Result<Vec<String>> {
 
 /// Strings of an id or title column, whatever its Arrow type.
 enum Text<'a> {
+    /// Floats (side-feature numbers), written with the shortest exact decimal.
+    Float(Vec<Option<f64>>),
     Utf8(&'a arrow_array::StringArray),
     Large(&'a arrow_array::LargeStringArray),
     View(&'a arrow_array::StringViewArray),
@@ -158,6 +160,13 @@ impl<'a> Text<'a> {
                 Text::Dict(d.normalized_keys(), Box::new(values), a.as_ref())
             }
             t if t.is_integer() => Text::Int(cast_i64(a, col, file)?),
+            DataType::Float32 => Text::Float(
+                a.as_primitive::<Float32Type>()
+                    .iter()
+                    .map(|v| v.map(f64::from))
+                    .collect(),
+            ),
+            DataType::Float64 => Text::Float(a.as_primitive::<Float64Type>().iter().collect()),
             t => {
                 return Err(Error::bad_input(format!(
                     "{}: column {col} has type {t}; expected strings or integers",
@@ -181,6 +190,7 @@ impl<'a> Text<'a> {
                 }
             }
             Text::Int(a) => a.is_valid(i).then(|| buf.format(a.value(i)).as_bytes()),
+            Text::Float(_) => None,
         }
     }
 }
@@ -583,4 +593,75 @@ mod tests {
             assert_eq!(read_samples(bytes::Bytes::from(buf), "t.parquet").unwrap(), s);
         }
     }
+}
+
+/// The rows of `columns` of a Parquet file or directory as text (integers in decimal, floats in
+/// their shortest exact decimal, null as `None`), in file then row order: for side tables.
+pub fn read_text_columns(
+    path: &Path,
+    columns: &[&str],
+    mut row: impl FnMut(&[Option<&[u8]>]) -> Result<()>,
+) -> Result<()> {
+    let files = list_files(path)?;
+    if files.is_empty() {
+        return Err(Error::bad_input(format!("{}: no .parquet files", path.display())));
+    }
+    for file in &files {
+        let (builder, names) = open_parquet(file)?;
+        let mut roots = Vec::new();
+        for c in columns {
+            match names.iter().position(|n| n == c) {
+                Some(i) => roots.push(i),
+                None => {
+                    return Err(Error::bad_input(format!(
+                        "{}: no column {c} (columns: {})",
+                        file.display(),
+                        names.join(", ")
+                    )))
+                }
+            }
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(64 << 10)
+            .build()
+            .map_err(|e| parquet_error(file, e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet_error(file, e))?;
+            let arrays: Vec<&ArrayRef> = columns
+                .iter()
+                .map(|c| batch.column_by_name(c).expect("projected column"))
+                .collect();
+            let texts: Vec<Text<'_>> = arrays
+                .iter()
+                .zip(columns)
+                .map(|(a, c)| Text::new(a, c, file))
+                .collect::<Result<_>>()?;
+            let mut bufs: Vec<itoa::Buffer> = columns.iter().map(|_| itoa::Buffer::new()).collect();
+            let mut floats: Vec<String> = vec![String::new(); columns.len()];
+            for i in 0..batch.num_rows() {
+                for (t, f) in texts.iter().zip(floats.iter_mut()) {
+                    if let Text::Float(v) = t {
+                        f.clear();
+                        if let Some(x) = v[i] {
+                            use std::fmt::Write;
+                            let _ = write!(f, "{x}");
+                        }
+                    }
+                }
+                let fields: Vec<Option<&[u8]>> = texts
+                    .iter()
+                    .zip(bufs.iter_mut())
+                    .zip(&floats)
+                    .map(|((t, b), f)| match t {
+                        Text::Float(v) => v[i].map(|_| f.as_bytes()),
+                        t => t.get(i, b),
+                    })
+                    .collect();
+                row(&fields)?;
+            }
+        }
+    }
+    Ok(())
 }

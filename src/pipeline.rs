@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::encode::{self, Encoded, Sample};
 use crate::error::{Error, ErrorKind, Result};
+use crate::features::{gather, FeatureOptions};
 use crate::filter::{self, FilterOptions};
 use crate::index::{self, Dims, Index};
 use crate::input::Input;
@@ -67,6 +68,12 @@ pub struct Options {
     pub train_shards: Option<usize>,
     /// Format of the split tables `preprocess` writes.
     pub tables: TableFormat,
+    /// Side features: categorical and numeric columns, side tables (none by default).
+    #[serde(skip_serializing_if = "FeatureOptions::is_empty")]
+    pub features: FeatureOptions,
+    /// How side tables on S3 are reached.
+    #[serde(skip)]
+    pub side_s3: crate::store::S3Options,
     /// Counters to report progress into (e.g. [`Progress::for_input`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
@@ -89,6 +96,8 @@ impl Default for Options {
             k_core: false,
             train_shards: None,
             tables: TableFormat::Csv,
+            features: FeatureOptions::default(),
+            side_s3: crate::store::S3Options::default(),
             progress: None,
         }
     }
@@ -124,6 +133,7 @@ impl Options {
         if self.shuffle == Shuffle::Numpy {
             crate::numpy_rng::Mt19937::from_seed(self.seed)?;
         }
+        self.features.validate()?;
         self.label.validate()
     }
 
@@ -242,6 +252,8 @@ pub struct Dataset {
     pub label: LabelOptions,
     /// Passes of the k-core filter, when it ran.
     pub k_core_iterations: Option<u32>,
+    /// The side-feature blocks, with `--categorical`/`--numeric`.
+    pub features: Option<gather::Features>,
 }
 
 impl Dataset {
@@ -261,6 +273,23 @@ impl Dataset {
     /// The samples (index space) of one split's positions.
     pub fn samples(&self, positions: &[u32]) -> Vec<Sample> {
         encode::samples_labeled(&self.rows, positions, &self.index, &self.label)
+    }
+
+    /// Width of the feature vectors, side blocks included.
+    pub fn feature_dim(&self) -> u64 {
+        match &self.features {
+            Some(f) => f.fitted.feature_dim(),
+            None => self.index.dims().feature_dim(),
+        }
+    }
+
+    /// The CSR features and labels of one split's positions, side blocks included.
+    pub fn encode(&self, positions: &[u32]) -> Result<Encoded> {
+        let samples = self.samples(positions);
+        match &self.features {
+            None => encode::encode(&samples, self.index.dims()),
+            Some(f) => f.fitted.encode(&samples, positions, self.index.dims()),
+        }
     }
 }
 
@@ -304,6 +333,23 @@ pub fn build_dataset(
     let name = input.name();
     let mut read = opts.read.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
+    read.extra_columns = opts.features.input_columns();
+    #[cfg(feature = "parquet")]
+    if matches!(input, RatingsSource::Parquet(_)) && !read.extra_columns.is_empty() {
+        return Err(Error::usage(format!(
+            "{name}: feature columns of a Parquet ratings input are not supported yet; give the \
+             input as TSV, or the columns in --customer-features/--product-features tables"
+        )));
+    }
+    // Side tables first: a wrong table fails before the long read.
+    let tables = timer.stage("side", || {
+        gather::load_tables(
+            &opts.features,
+            &read.columns.customer,
+            &read.columns.product,
+            &opts.side_s3,
+        )
+    })?;
     opts.set_stage("read");
     let ratings = timer.stage("read", || input.read(&read, pool, opts.progress.as_deref()))?;
     crate::interrupt::check()?;
@@ -359,6 +405,16 @@ pub fn build_dataset(
             &opts.split_options(),
         )
     })?;
+    let features = timer.stage("features", || {
+        gather::build(
+            &opts.features,
+            &ratings,
+            tables,
+            &rows,
+            &split.train,
+            index.dims(),
+        )
+    })?;
     Ok(Dataset {
         ratings,
         after_long_tail,
@@ -367,6 +423,7 @@ pub fn build_dataset(
         split,
         label: opts.label,
         k_core_iterations,
+        features,
     })
 }
 
@@ -398,14 +455,22 @@ pub(crate) fn write_object(
 /// Write the customer and product maps.
 pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
     let (idx, r) = (&ds.index, &ds.ratings);
-    Ok(vec![
+    let mut files = vec![
         write_object(store, "maps/customers.tsv", idx.customers.len() as u64, |w| {
             index::write_customer_map(w, idx, r)
         })?,
         write_object(store, "maps/products.tsv", idx.products.len() as u64, |w| {
             index::write_product_map(w, idx, r)
         })?,
-    ])
+    ];
+    if let Some(f) = &ds.features {
+        for m in f.fitted.category_maps(&f.layout) {
+            files.push(write_object(store, &m.path, m.index.size(), |w| {
+                m.index.write_map(w)
+            })?);
+        }
+    }
+    Ok(files)
 }
 
 /// Stage 6 for one split: `train` and `validate` go to one file each, `test` to files of
@@ -502,6 +567,16 @@ fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options)
     Ok(m)
 }
 
+/// The side-feature facts of `ds` in `m`: blocks, side tables and the full feature_dim.
+fn add_features(m: &mut Manifest, ds: &Dataset, opts: &Options) {
+    if let Some(f) = &ds.features {
+        m.feature_dim = ds.feature_dim();
+        m.hyperparameters = manifest::hyperparameters_for(m.feature_dim, opts.label.predictor_type());
+        m.blocks = f.layout.blocks.clone();
+        m.side_tables = f.side_tables.clone();
+    }
+}
+
 fn new_manifest(
     command: &str,
     input: String,
@@ -528,6 +603,8 @@ fn new_manifest(
         stage_seconds: BTreeMap::new(),
         hyperparameters: manifest::hyperparameters_for(dims.feature_dim(), opts.label.predictor_type()),
         k_core_iterations: None,
+        blocks: Vec::new(),
+        side_tables: BTreeMap::new(),
     }
 }
 
@@ -553,7 +630,8 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
                 .map(|group| {
                     let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
                         None => write_maps(store, &ds),
-                        Some((name, positions)) => encode::encode(&ds.samples(positions), dims)
+                        Some((name, positions)) => ds
+                            .encode(positions)
                             .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
                     };
                     (group.to_string(), files)
@@ -564,6 +642,7 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
     let mut files = collect_groups(groups)?;
     timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
+    add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts)

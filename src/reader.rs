@@ -23,6 +23,7 @@ use memchr::memrchr;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::features::columns::{check_field, Column, ExtraColumn};
 use crate::input::{read_error, read_error_at, Input};
 use crate::keys::{ByteList, KeyRef, KeyTable, SmallKey};
 use crate::progress::Progress;
@@ -127,6 +128,10 @@ pub struct ReadOptions {
     /// Read the time column (required then) into [`Ratings::times`]; off by default so the hot
     /// path and the memory stay as small as they are without it.
     pub read_times: bool,
+    /// Feature columns to capture per valid row into [`Ratings::side`] (required then); empty by
+    /// default, and then the parse loop does not look at any other column.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_columns: Vec<ExtraColumn>,
 }
 
 /// The rating values a reader accepts.
@@ -198,6 +203,7 @@ impl Default for ReadOptions {
             bad_line_examples: 5,
             rating_scale: RatingScale::Stars,
             read_times: false,
+            extra_columns: Vec::new(),
         }
     }
 }
@@ -221,6 +227,9 @@ pub enum BadKind {
     /// The time column is not a `YYYY-MM-DD` date (1970..2106) or Unix seconds (only checked when
     /// times are read).
     BadTime,
+    /// A numeric feature column (`--numeric`) is missing, not a number, or outside its
+    /// transform's domain.
+    BadNumber,
 }
 
 impl BadKind {
@@ -233,6 +242,7 @@ impl BadKind {
             BadKind::InvalidUtf8Id => "id is not valid UTF-8",
             BadKind::LineTooLong => "line longer than --max-line-bytes",
             BadKind::BadTime => "time is not YYYY-MM-DD or Unix seconds",
+            BadKind::BadNumber => "numeric feature is not a number",
         }
     }
 }
@@ -255,6 +265,10 @@ pub struct BadLineCounts {
     /// Lines whose time column does not parse (only when times are read; omitted when zero).
     #[serde(skip_serializing_if = "is_zero")]
     pub bad_time: u64,
+    /// Lines whose numeric feature column does not parse (only with `--numeric`; omitted when
+    /// zero).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bad_number: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -275,6 +289,7 @@ impl BadLineCounts {
             BadKind::InvalidUtf8Id => &mut self.invalid_utf8_id,
             BadKind::LineTooLong => &mut self.line_too_long,
             BadKind::BadTime => &mut self.bad_time,
+            BadKind::BadNumber => &mut self.bad_number,
         }
     }
 
@@ -286,6 +301,7 @@ impl BadLineCounts {
         self.invalid_utf8_id += other.invalid_utf8_id;
         self.line_too_long += other.line_too_long;
         self.bad_time += other.bad_time;
+        self.bad_number += other.bad_number;
     }
 
     /// All skipped lines.
@@ -297,6 +313,7 @@ impl BadLineCounts {
             + self.invalid_utf8_id
             + self.line_too_long
             + self.bad_time
+            + self.bad_number
     }
 }
 
@@ -419,6 +436,9 @@ pub struct Ratings {
     /// Per row, its time in seconds since 1970 (a `YYYY-MM-DD` date counts from its midnight,
     /// UTC); empty unless [`ReadOptions::read_times`].
     pub times: Vec<u32>,
+    /// Per [`ReadOptions::extra_columns`] entry, its value on every valid row (empty without
+    /// them).
+    pub side: Vec<Column>,
     /// Counters.
     pub stats: ReadStats,
 }
@@ -470,6 +490,9 @@ struct Layout {
     has_time: bool,
     /// Valid rating values.
     scale: RatingScale,
+    /// Field index of each extra column, in [`ReadOptions::extra_columns`] order.
+    extra: Vec<usize>,
+    extra_specs: Vec<ExtraColumn>,
 }
 
 const CUSTOMER: usize = 0;
@@ -518,6 +541,21 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
             }
         }
     }
+    let mut extra = Vec::new();
+    for col in &opts.extra_columns {
+        let hits: Vec<usize> = (0..names.len())
+            .filter(|&i| names[i] == col.name.as_bytes())
+            .collect();
+        match hits.as_slice() {
+            [i] => extra.push(*i),
+            [] => missing.push(col.name.as_str()),
+            _ => return Err(Error::bad_input(format!(
+                "{input}: line 1: column {:?} appears {} times in the header; column names must be unique",
+                col.name,
+                hits.len()
+            ))),
+        }
+    }
     if !missing.is_empty() {
         // Escaped and cut short: the header of a wrong file may be binary garbage, and the message
         // must stay one readable line.
@@ -542,6 +580,8 @@ fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Result<Layout> 
         has_title,
         has_time: opts.read_times,
         scale: opts.rating_scale,
+        extra,
+        extra_specs: opts.extra_columns.clone(),
     })
 }
 
@@ -570,6 +610,41 @@ struct ParsedChunk {
     bad: BadLineCounts,
     /// (line index within the chunk, kind, detail) of the first few bad lines.
     examples: Vec<(u64, BadKind, String)>,
+    /// The extra columns' spans, `layout.extra.len()` per row (empty without extra columns).
+    extra: Vec<(u32, u32)>,
+}
+
+/// Append the spans of the extra columns of `line` (starting at `base` in the chunk) to `out`,
+/// and check the numeric ones. Only called when extra columns are asked for, so the default
+/// parse loop never pays for it.
+fn capture_extra(
+    line: &[u8],
+    base: usize,
+    delimiter: u8,
+    layout: &Layout,
+    out: &mut Vec<(u32, u32)>,
+) -> std::result::Result<(), String> {
+    let start = out.len();
+    out.resize(start + layout.extra.len(), (0, 0));
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut field_start = 0usize;
+    let ends = memchr::memchr_iter(delimiter, line).chain(std::iter::once(line.len()));
+    for (i, end) in ends.enumerate() {
+        for (k, &f) in layout.extra.iter().enumerate() {
+            if f == i {
+                out[start + k] = ((base + field_start) as u32, (base + end) as u32);
+            }
+        }
+        field_start = end + 1;
+    }
+    for (k, spec) in layout.extra_specs.iter().enumerate() {
+        let (a, b) = out[start + k];
+        if let Some(why) = check_field(spec, &line[a as usize - base..b as usize - base]) {
+            out.truncate(start);
+            return Err(why);
+        }
+    }
+    Ok(())
 }
 
 fn excerpt(bytes: &[u8]) -> String {
@@ -741,6 +816,7 @@ fn parse_chunk(
         rows,
         bad: BadLineCounts::default(),
         examples: Vec::new(),
+        extra: Vec::new(),
     };
     let mut spans = [(0u32, 0u32); ROLES];
     let mut field = 0usize;
@@ -768,7 +844,21 @@ fn parse_chunk(
             out.blank += 1;
             return;
         }
-        match check_line(&data, end - line_start, field, layout, spans, max_line) {
+        let checked = check_line(&data, end - line_start, field, layout, spans, max_line).and_then(|ok| {
+            if layout.extra.is_empty() {
+                return Ok(ok);
+            }
+            capture_extra(
+                &data[line_start..end],
+                line_start,
+                delimiter,
+                layout,
+                &mut out.extra,
+            )
+            .map(|()| ok)
+            .map_err(|why| (BadKind::BadNumber, why))
+        });
+        match checked {
             Ok((stars, time)) => {
                 let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
                 let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
@@ -1032,6 +1122,7 @@ pub fn read_ratings(
         };
         ratings.rows.reserve((text / 256).min(1 << 31) as usize);
     }
+    ratings.side = opts.extra_columns.iter().cloned().map(Column::new).collect();
     let mut merger = Merger {
         ratings,
         line_base: 1,
@@ -1324,6 +1415,14 @@ fn merge_chunk(r: &mut Ratings, chunk: &ParsedChunk, line_base: u64, opts: &Read
         r.rows.push(Rating::from_half_steps(c, p, row.stars));
         if opts.read_times {
             r.times.push(row.time);
+        }
+    }
+    if !r.side.is_empty() {
+        let n = r.side.len();
+        for spans in chunk.extra.chunks_exact(n) {
+            for (col, &s) in r.side.iter_mut().zip(spans) {
+                col.push(span(s));
+            }
         }
     }
     let s = &mut r.stats;

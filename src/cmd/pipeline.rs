@@ -20,6 +20,8 @@ pub struct RunArgs {
     #[arg(long, env = "FMPREP_FORMAT", default_value = "csv")]
     pub format: pipeline::TableFormat,
     #[command(flatten)]
+    pub features: super::features::FeatureArgs,
+    #[command(flatten)]
     pub s3: S3Args,
 }
 
@@ -123,6 +125,8 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         .into());
     }
     opts.tables = a.format;
+    opts.features = a.features.options();
+    opts.side_s3 = a.s3.options();
     opts.validate()?;
     #[cfg(feature = "parquet")]
     if fmprep::parquet_io::is_parquet(&a.input) {
