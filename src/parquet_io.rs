@@ -568,33 +568,6 @@ pub fn read_samples(bytes: bytes::Bytes, name: &str) -> Result<Vec<Sample>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samples_round_trip_with_whole_and_half_labels() {
-        for labels in [[5.0f32, 1.0], [3.5, 4.0]] {
-            let s = vec![
-                Sample {
-                    customer: 0,
-                    product: 7,
-                    label: labels[0],
-                },
-                Sample {
-                    customer: 3,
-                    product: 1,
-                    label: labels[1],
-                },
-            ];
-            let mut buf = Vec::new();
-            assert_eq!(write_samples(&mut buf, &s).unwrap(), 2);
-            assert_eq!(&buf[..4], b"PAR1");
-            assert_eq!(read_samples(bytes::Bytes::from(buf), "t.parquet").unwrap(), s);
-        }
-    }
-}
-
 /// The rows of `columns` of a Parquet file or directory as text (integers in decimal, floats in
 /// their shortest exact decimal, null as `None`), in file then row order: for side tables.
 pub fn read_text_columns(
@@ -664,4 +637,31 @@ pub fn read_text_columns(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_round_trip_with_whole_and_half_labels() {
+        for labels in [[5.0f32, 1.0], [3.5, 4.0]] {
+            let s = vec![
+                Sample {
+                    customer: 0,
+                    product: 7,
+                    label: labels[0],
+                },
+                Sample {
+                    customer: 3,
+                    product: 1,
+                    label: labels[1],
+                },
+            ];
+            let mut buf = Vec::new();
+            assert_eq!(write_samples(&mut buf, &s).unwrap(), 2);
+            assert_eq!(&buf[..4], b"PAR1");
+            assert_eq!(read_samples(bytes::Bytes::from(buf), "t.parquet").unwrap(), s);
+        }
+    }
 }

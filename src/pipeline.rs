@@ -652,6 +652,11 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
 /// and the manifest to `store`.
 pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
+    if !opts.features.is_empty() && opts.tables != TableFormat::Csv {
+        return Err(Error::usage(
+            "side features are written to CSV split tables only for now; drop --format parquet",
+        ));
+    }
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
@@ -671,7 +676,16 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
                         None => write_maps(store, &ds),
                         Some(((_, positions), (_, path))) => {
                             let samples = ds.samples(positions);
-                            write_table(store, path, &samples, opts.tables).map(|entry| vec![entry])
+                            match &ds.features {
+                                None => write_table(store, path, &samples, opts.tables),
+                                Some(f) => {
+                                    let side = crate::features::tables::SideRows::of(&f.fitted, positions);
+                                    write_object(store, path, samples.len() as u64, |w| {
+                                        crate::features::tables::write_csv(w, &samples, &side, &f.layout)
+                                    })
+                                }
+                            }
+                            .map(|entry| vec![entry])
                         }
                     };
                     (group.to_string(), files)
@@ -689,6 +703,7 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
         ds.counts(),
         files,
     );
+    add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts)
@@ -889,9 +904,34 @@ pub fn prepare(
         };
         (dims, declared_by.as_str())
     });
+    // Side features: the preprocess manifest lists the blocks, the tables hold their columns.
+    let layout = match read_bytes(source, MANIFEST)? {
+        Some(b) => {
+            crate::features::maps::layout_of_manifest(&b, &format!("{}/{MANIFEST}", source.describe()))?
+        }
+        None => None,
+    };
     let mut splits = Vec::new();
+    let mut sides = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
-        splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
+        let Some(layout) = &layout else {
+            splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
+            continue;
+        };
+        let name = format!("{}/{rel}", source.describe());
+        let bytes = read_bytes(source, rel)?.ok_or_else(|| {
+            Error::new(
+                source.missing_kind(),
+                format!("{name}: not found; a preprocess output with side features has CSV tables"),
+            )
+        })?;
+        let (samples, side) = timer.stage("read", || {
+            let samples = preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds)?;
+            let side = crate::features::tables::read_csv(&bytes, delimiter, layout, &name)?;
+            Ok::<_, Error>((samples, side))
+        })?;
+        splits.push(samples);
+        sides.push(side);
     }
     let all = || splits.iter().flatten();
     let dims = Dims {
@@ -911,8 +951,13 @@ pub fn prepare(
             ["train", "validate", "test"]
                 .into_par_iter()
                 .zip(splits.par_iter())
-                .map(|(name, samples)| {
-                    let files = encode::encode(samples, dims)
+                .enumerate()
+                .map(|(i, (name, samples))| {
+                    let enc = match &layout {
+                        None => encode::encode(samples, dims),
+                        Some(l) => crate::features::tables::encode(samples, &sides[i], dims, l.feature_dim()),
+                    };
+                    let files = enc
                         .map_err(|e| e.context(format!("{}/{name}", source.describe())))
                         .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool));
                     (name.to_string(), files)
@@ -930,6 +975,11 @@ pub fn prepare(
         ..Counts::default()
     };
     let mut m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
+    if let Some(l) = layout {
+        m.feature_dim = l.feature_dim();
+        m.hyperparameters = manifest::hyperparameters_for(m.feature_dim, opts.label.predictor_type());
+        m.blocks = l.blocks;
+    }
     if let Some(pt) = predictor_type_of(source)? {
         // Labels come from the CSVs: keep what preprocess said they are (e.g. binary).
         m.hyperparameters.insert("predictor_type".to_string(), pt);

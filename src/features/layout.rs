@@ -465,46 +465,55 @@ impl Fitted {
     /// as in [`crate::encode::encode`], then the side keys.
     pub fn encode(&self, samples: &[Sample], positions: &[u32], dims: Dims) -> Result<Encoded> {
         debug_assert_eq!(samples.len(), positions.len());
-        const BLOCK: usize = 16_384;
-        let offset = dims.n_customers as u32;
-        let parts: Vec<(Vec<u32>, Vec<f32>, Vec<u32>)> = samples
-            .par_chunks(BLOCK)
-            .zip(positions.par_chunks(BLOCK))
-            .map(|(s, p)| {
-                let width = 2 + self.encoders.len();
-                let (mut keys, mut values) = (
-                    Vec::with_capacity(s.len() * width),
-                    Vec::with_capacity(s.len() * width),
-                );
-                let mut lens = Vec::with_capacity(s.len());
-                for (s, &pos) in s.iter().zip(p) {
-                    let start = keys.len();
-                    keys.extend_from_slice(&[s.customer, offset + s.product]);
-                    values.extend_from_slice(&[1.0, 1.0]);
-                    self.row(pos, &mut keys, &mut values);
-                    lens.push((keys.len() - start) as u32);
-                }
-                (keys, values, lens)
-            })
-            .collect();
-        let nnz: usize = parts.iter().map(|p| p.0.len()).sum();
-        let mut indptr = Vec::with_capacity(samples.len() + 1);
-        indptr.push(0usize);
-        let (mut indices, mut data) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
-        for (k, v, lens) in parts {
-            for l in lens {
-                indptr.push(indptr.last().copied().unwrap_or(0) + l as usize);
-            }
-            indices.extend(k);
-            data.extend(v);
-        }
-        let features = CsMatI::try_new((samples.len(), self.feature_dim as usize), indptr, indices, data)
-            .map_err(|(_, _, _, e)| Error::new(ErrorKind::Internal, format!("invalid CSR: {e}")))?;
-        Ok(Encoded {
-            features,
-            labels: samples.iter().map(|s| s.label).collect(),
+        encode_rows(samples, dims, self.feature_dim, |i, keys, values| {
+            self.row(positions[i], keys, values)
         })
     }
+}
+
+/// The CSR of `samples`, `feature_dim` wide: the customer and product keys of row `i`, then
+/// what `side(i, keys, values)` appends (ascending keys after the product block).
+pub fn encode_rows(
+    samples: &[Sample],
+    dims: Dims,
+    feature_dim: u64,
+    side: impl Fn(usize, &mut Vec<u32>, &mut Vec<f32>) + Sync,
+) -> Result<Encoded> {
+    const BLOCK: usize = 16_384;
+    let offset = dims.n_customers as u32;
+    let parts: Vec<(Vec<u32>, Vec<f32>, Vec<u32>)> = samples
+        .par_chunks(BLOCK)
+        .enumerate()
+        .map(|(b, s)| {
+            let (mut keys, mut values) = (Vec::with_capacity(s.len() * 4), Vec::with_capacity(s.len() * 4));
+            let mut lens = Vec::with_capacity(s.len());
+            for (j, s) in s.iter().enumerate() {
+                let start = keys.len();
+                keys.extend_from_slice(&[s.customer, offset + s.product]);
+                values.extend_from_slice(&[1.0, 1.0]);
+                side(b * BLOCK + j, &mut keys, &mut values);
+                lens.push((keys.len() - start) as u32);
+            }
+            (keys, values, lens)
+        })
+        .collect();
+    let nnz: usize = parts.iter().map(|p| p.0.len()).sum();
+    let mut indptr = Vec::with_capacity(samples.len() + 1);
+    indptr.push(0usize);
+    let (mut indices, mut data) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+    for (k, v, lens) in parts {
+        for l in lens {
+            indptr.push(indptr.last().copied().unwrap_or(0) + l as usize);
+        }
+        indices.extend(k);
+        data.extend(v);
+    }
+    let features = CsMatI::try_new((samples.len(), feature_dim as usize), indptr, indices, data)
+        .map_err(|(_, _, _, e)| Error::new(ErrorKind::Internal, format!("invalid CSR: {e}")))?;
+    Ok(Encoded {
+        features,
+        labels: samples.iter().map(|s| s.label).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -67,29 +67,34 @@ pub struct FeatureMaps {
     table_at: Vec<usize>,
 }
 
-/// Read the manifest's `blocks` (when the run had side features) beside `maps_dir`.
+/// Read the manifest's `blocks` in `run_dir` (when the run had side features; `None` without a
+/// manifest or without blocks).
 pub fn read_layout(run_dir: &Path) -> Result<Option<Layout>> {
     let path = run_dir.join(crate::store::MANIFEST);
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(None);
     };
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::bad_input(format!("{}: not valid JSON ({e})", path.display())))?;
+    layout_of_manifest(&bytes, &path.display().to_string())
+}
+
+/// The `blocks` of a manifest's bytes, checked; `None` when it has none.
+pub fn layout_of_manifest(bytes: &[u8], name: &str) -> Result<Option<Layout>> {
+    let v: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::bad_input(format!("{name}: not valid JSON ({e})")))?;
     let Some(blocks) = v.get("blocks") else {
         return Ok(None);
     };
-    let blocks: Vec<Block> = serde_json::from_value(blocks.clone()).map_err(|e| {
-        Error::bad_input(format!(
-            "{}: blocks: {e}; the manifest is damaged",
-            path.display()
-        ))
-    })?;
+    let blocks: Vec<Block> = serde_json::from_value(blocks.clone())
+        .map_err(|e| Error::bad_input(format!("{name}: blocks: {e}; the manifest is damaged")))?;
     let layout = Layout { blocks };
-    layout.check(&path.display().to_string())?;
+    layout.check(name)?;
     Ok(Some(layout))
 }
 
-fn parse_category_map(text: &str, name: &str) -> Result<(HashMap<Vec<u8>, u32>, Option<u32>)> {
+/// A category map read back: value → index, and the index of `__other__`.
+type CategoryLookup = (HashMap<Vec<u8>, u32>, Option<u32>);
+
+fn parse_category_map(text: &str, name: &str) -> Result<CategoryLookup> {
     let mut lines = text.lines();
     if !lines.next().unwrap_or_default().starts_with("value\tindex") {
         return Err(Error::bad_input(format!(
@@ -251,10 +256,12 @@ impl FeatureMaps {
             }
             match header.iter().position(|h| *h == col.name) {
                 Some(at) => input_at[i] = Some(at),
-                None => return Err(Error::bad_input(format!(
+                None => {
+                    return Err(Error::bad_input(format!(
                     "{name}: line 1: no column {} (the run has a feature block for it); add it to the pairs",
                     col.name
-                ))),
+                )))
+                }
             }
         }
         Ok(input_at)

@@ -23,11 +23,13 @@
 //! [`side`] (side tables: TSV, CSV or Parquet keyed by id), [`layout`] (fitting the blocks and
 //! encoding rows), [`maps`] (the category map files and the layout read back for inference).
 
+pub mod cardinality;
 pub mod columns;
 pub mod gather;
 pub mod layout;
 pub mod maps;
 pub mod side;
+pub mod tables;
 
 use serde::{Serialize, Serializer};
 

@@ -342,6 +342,39 @@ fn hand_made_fixture_has_known_records() {
     assert_eq!((b["offset"].as_u64(), b["size"].as_u64()), (Some(4), Some(2)));
     assert_eq!(b["map"], "maps/features/color.tsv");
 
+    // inspect names the block of every key, the layout found from the run's manifest.
+    let r = w.fmprep(&["inspect", "out", "--head", "3"]);
+    let summary = r.ok();
+    let heads: Vec<serde_json::Value> = r
+        .stdout()
+        .lines()
+        .take(3)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for h in &heads {
+        let names: Vec<&str> = h["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
+        assert_eq!(&names[..3], ["customer", "product", "color"], "{h}");
+        assert!(names.len() == 3 || names[3] == "votes");
+    }
+    let per_block: Vec<(String, u64)> = summary["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                b["keys"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let names = ["customer", "product", "color", "votes"].map(String::from);
+    assert_eq!(per_block, names.into_iter().zip([3, 3, 3, 2]).collect::<Vec<_>>());
+
     // Blue has 1 kept row: with --min-category-count 2 it becomes __other__, same key.
     let m = run(&["--max-bad-lines", "2", "--min-category-count", "2"]).ok();
     assert_eq!(all_records(&w, "out", &m), want);
@@ -541,4 +574,65 @@ fn side_tables_join_by_id_and_encode_round_trips() {
         .fmprep(&["encode", "pairs.csv", "--maps", "out", "--output", "x.rio"])
         .fails(2);
     assert!(err.contains("--customer-features"), "{err}");
+}
+
+#[test]
+fn explore_shows_candidate_column_cardinalities() {
+    let w = Workdir::new();
+    w.write("in.tsv", HAND);
+    let m = w
+        .fmprep(&[
+            "explore",
+            "in.tsv",
+            "--json",
+            "--cardinality",
+            "color,votes",
+            "--max-bad-lines",
+            "10",
+        ])
+        .ok();
+    let cols = m["columns"].as_array().unwrap();
+    assert_eq!(cols[0]["name"], "color");
+    assert_eq!(cols[0]["distinct"], 3);
+    assert_eq!(cols[0]["numeric"], false);
+    assert_eq!(cols[0]["top"][0], serde_json::json!(["red", 2]));
+    assert_eq!(cols[1]["name"], "votes");
+    assert_eq!(cols[1]["numeric"], false, "'nope' is not a number");
+    let text = w
+        .fmprep(&["explore", "in.tsv", "--cardinality", "color"])
+        .stdout();
+    assert!(text.contains("color: 3 distinct"), "{text}");
+}
+
+/// `preprocess` keeps the side blocks in its tables and `prepare` encodes them: the same records,
+/// file for file, as `run`.
+#[test]
+fn preprocess_then_prepare_equals_run() {
+    let w = Workdir::new();
+    w.synth("in.tsv.gz", 5000, 29);
+    let mut args: Vec<&str> = ARGS.to_vec();
+    args[3] = "helpful_votes:log1p,total_votes:standardize";
+    let with = |head: &[&str]| {
+        let mut a = head.to_vec();
+        a.extend_from_slice(&args);
+        w.fmprep(&a).ok()
+    };
+    let run = with(&["run", "in.tsv.gz", "--output", "run"]);
+    let pre = with(&["preprocess", "in.tsv.gz", "--output", "pre"]);
+    assert_eq!(pre["blocks"], run["blocks"]);
+    let header = String::from_utf8(w.read("pre/train/train.csv")).unwrap();
+    assert!(
+        header.starts_with("customer,product,star_rating,verified_purchase,vine,helpful_votes,total_votes\n"),
+        "{}",
+        &header[..200]
+    );
+    let prep = w.fmprep(&["prepare", "pre", "--output", "prep"]).ok();
+    assert_eq!(prep["feature_dim"], run["feature_dim"]);
+    assert_eq!(prep["blocks"], run["blocks"]);
+    for (a, b) in [
+        ("run/train/train.protobuf", "prep/train/train.protobuf"),
+        ("run/test/test_0.protobuf", "prep/test/test_0.protobuf"),
+    ] {
+        assert_eq!(w.read(a), w.read(b), "{a} vs {b}");
+    }
 }
