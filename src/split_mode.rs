@@ -22,8 +22,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::{Rating, Ratings};
 use crate::numpy_rng::Mt19937;
-use crate::reader::{Rating, Ratings};
 use crate::rng::Rng;
 use crate::split::{Split, SplitFractions};
 

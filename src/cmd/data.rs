@@ -3,8 +3,9 @@
 
 use clap::Args;
 use fmprep::label::{LabelKind, LabelOptions};
+use fmprep::model::RatingScale;
 use fmprep::pipeline::Options;
-use fmprep::reader::{ColumnNames, RatingScale, ReadOptions};
+use fmprep::source::{ColumnNames, ReadOptions};
 use fmprep::split_mode::{Shuffle, SplitMode};
 
 /// Input columns and rating scale.
