@@ -5,6 +5,7 @@ mod contract;
 mod encode;
 mod errors;
 mod explore;
+mod hash_shuffle;
 mod inspect;
 mod interrupt;
 mod kcore;
