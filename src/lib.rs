@@ -15,7 +15,7 @@
 //! | parse (parallel) | [`source::tsv`], [`source::parquet`], [`source::arrow`] | [`model::Ratings`] via [`model::RatingsBuilder`] |
 //! | long tail, de-dup | [`filter`] (one pass), [`kcore`] (`--k-core`) | kept rows |
 //! | index | [`index`] | [`index::Index`], maps |
-//! | split | [`split_mode`] over [`split`], [`rng`] or [`numpy_rng`] | [`split::Split`] |
+//! | split | [`split_mode`] over [`split`], [`rng`], [`numpy_rng`] or [`hash_split`] | [`split::Split`] |
 //! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
@@ -50,6 +50,7 @@ pub mod encode;
 pub mod error;
 pub mod explore;
 pub mod filter;
+pub mod hash_split;
 pub mod index;
 pub mod infer;
 pub mod inspect;

@@ -125,6 +125,9 @@ impl Options {
         if self.shuffle == Shuffle::Numpy {
             crate::numpy_rng::Mt19937::from_seed(self.seed)?;
         }
+        if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
+            return Err(crate::hash_split::unsupported_mode());
+        }
         self.label.validate()
     }
 
@@ -315,6 +318,7 @@ pub fn build_dataset(
         let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
         split_mode::split_rows(
             &rows,
+            &ratings,
             times.as_deref(),
             &index.customers.index_of,
             &opts.split_options(),

@@ -5,6 +5,7 @@ mod contract;
 mod encode;
 mod errors;
 mod explore;
+mod hash_shuffle;
 mod inspect;
 mod interrupt;
 mod kcore;
@@ -12,6 +13,7 @@ mod labels;
 mod migration;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod pinned;
 mod prepare;
 mod regression;
 mod run;
