@@ -18,7 +18,7 @@
 //! the rows; by-customer mode needs a customer shuffle and is not defined for this shuffle.
 
 use crate::error::{Error, Result};
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 use crate::split::Split;
 use crate::split_mode::{SplitMode, SplitOptions};
 
