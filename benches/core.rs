@@ -9,8 +9,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use fmprep::encode::{self, Sample};
 use fmprep::filter::{self, FilterOptions};
 use fmprep::index::{Dims, Index};
-use fmprep::reader::{self, ReadOptions};
 use fmprep::recordio;
+use fmprep::source::{tsv, ReadOptions};
 use prost::Message;
 
 const ROWS: u64 = 200_000;
@@ -32,10 +32,11 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> reader::Ratings {
+fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> fmprep::model::Ratings {
     let input =
-        fmprep::input::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None).unwrap();
-    reader::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
+        fmprep::source::decompress::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None)
+            .unwrap();
+    tsv::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
@@ -52,8 +53,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decompress_only", |b| {
         b.iter(|| {
             let input =
-                fmprep::input::open_source("gz".into(), Box::new(Cursor::new(gz.clone())), None).unwrap();
-            reader::drain(input, std::io::sink()).unwrap()
+                fmprep::source::decompress::open_source("gz".into(), Box::new(Cursor::new(gz.clone())), None)
+                    .unwrap();
+            input.drain(std::io::sink()).unwrap()
         })
     });
     g.bench_function("gunzip_and_parse", |b| b.iter(|| parse(&gz, &pool)));
@@ -172,9 +174,13 @@ fn side_features(c: &mut Criterion, text: &[u8], pool: &Arc<rayon::ThreadPool>) 
             extra_columns: o.input_columns(),
             ..ReadOptions::default()
         };
-        let input =
-            fmprep::input::open_source("bench".into(), Box::new(Cursor::new(text.to_vec())), None).unwrap();
-        reader::read_ratings(input, &read, pool, None).unwrap()
+        let input = fmprep::source::decompress::open_source(
+            "bench".into(),
+            Box::new(Cursor::new(text.to_vec())),
+            None,
+        )
+        .unwrap();
+        tsv::read_ratings(input, &read, pool, None).unwrap()
     };
     let mut g = c.benchmark_group("side_features_parse");
     g.throughput(Throughput::Bytes(text.len() as u64));

@@ -21,7 +21,7 @@
 use serde::Serialize;
 
 use crate::filter::{self, count_codes};
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 
 /// The quantile levels reported, in percent.
 pub const QUANTILES: [f64; 17] = [

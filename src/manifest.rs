@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::reader::{BadLineCounts, ReadStats};
+use crate::model::{BadLineCounts, ReadStats};
 
 /// The manifest of a finished run.
 #[derive(Debug, Clone, Serialize)]
@@ -30,7 +30,7 @@ pub struct Manifest {
     pub counts: Counts,
     /// The first few skipped lines, with line numbers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub bad_line_examples: Vec<crate::reader::BadLine>,
+    pub bad_line_examples: Vec<crate::model::BadLine>,
     /// The files written, per group.
     pub files: BTreeMap<String, Vec<FileEntry>>,
     /// The options in effect.

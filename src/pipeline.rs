@@ -1,7 +1,7 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`reader`] → [`filter`] →
+//! Data flows one way: input → [`source`](crate::source) → [`filter`] →
 //! [`index`] → [`split_mode`] → [`encode`] →
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
@@ -18,15 +18,16 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::features::{gather, FeatureOptions};
 use crate::filter::{self, FilterOptions};
 use crate::index::{self, Dims, Index};
-use crate::input::Input;
 use crate::kcore;
 use crate::label::LabelOptions;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
+use crate::model::{Rating, Ratings};
 use crate::preprocessed;
 use crate::progress::Progress;
-use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::shards;
+pub use crate::source::RatingsSource;
+use crate::source::ReadOptions;
 use crate::split::{Split, SplitFractions, DEFAULT_SEED};
 use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
 use crate::store::{Source, Store, MANIFEST};
@@ -74,7 +75,7 @@ pub struct Options {
     /// How side tables on S3 are reached.
     #[serde(skip)]
     pub side_s3: crate::store::S3Options,
-    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    /// Counters to report progress into (e.g. [`RatingsSource::progress`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
 }
@@ -132,6 +133,9 @@ impl Options {
         }
         if self.shuffle == Shuffle::Numpy {
             crate::numpy_rng::Mt19937::from_seed(self.seed)?;
+        }
+        if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
+            return Err(crate::hash_split::unsupported_mode());
         }
         self.features.validate()?;
         self.label.validate()
@@ -191,46 +195,6 @@ impl std::str::FromStr for TableFormat {
             "parquet" if cfg!(feature = "parquet") => Ok(TableFormat::Parquet),
             "parquet" => Err("this build has no Parquet support (cargo feature `parquet`)".to_string()),
             _ => Err(format!("invalid table format {s:?}: use csv or parquet")),
-        }
-    }
-}
-
-/// Where the ratings are read from.
-pub enum RatingsSource {
-    /// Delimited text (the reviews TSV, a CSV), plain or gzip, from a file, stdin or S3.
-    Text(Input),
-    /// A Parquet file or a directory of them ([`crate::parquet_io`]).
-    #[cfg(feature = "parquet")]
-    Parquet(std::path::PathBuf),
-}
-
-impl From<Input> for RatingsSource {
-    fn from(input: Input) -> Self {
-        RatingsSource::Text(input)
-    }
-}
-
-impl RatingsSource {
-    /// The input as named in messages and the manifest.
-    pub fn name(&self) -> String {
-        match self {
-            RatingsSource::Text(i) => i.name.clone(),
-            #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(p) => p.display().to_string(),
-        }
-    }
-
-    /// Parse it into ratings with `read` options.
-    pub fn read(
-        self,
-        read: &ReadOptions,
-        pool: &Arc<rayon::ThreadPool>,
-        progress: Option<&Progress>,
-    ) -> Result<Ratings> {
-        match self {
-            RatingsSource::Text(input) => reader::read_ratings(input, read, pool, progress),
-            #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(path) => crate::parquet_io::read_ratings(&path, read),
         }
     }
 }
@@ -334,13 +298,6 @@ pub fn build_dataset(
     let mut read = opts.read.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
     read.extra_columns = opts.features.input_columns();
-    #[cfg(feature = "parquet")]
-    if matches!(input, RatingsSource::Parquet(_)) && !read.extra_columns.is_empty() {
-        return Err(Error::usage(format!(
-            "{name}: feature columns of a Parquet ratings input are not supported yet; give the \
-             input as TSV, or the columns in --customer-features/--product-features tables"
-        )));
-    }
     // Side tables first: a wrong table fails before the long read.
     let tables = timer.stage("side", || {
         gather::load_tables(
@@ -400,6 +357,7 @@ pub fn build_dataset(
         let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
         split_mode::split_rows(
             &rows,
+            &ratings,
             times.as_deref(),
             &index.customers.index_of,
             &opts.split_options(),
@@ -725,7 +683,7 @@ fn write_table(
         TableFormat::Parquet => {
             let path = csv_path.replace(".csv", ".parquet");
             write_object(store, &path, n, |w| {
-                crate::parquet_io::write_samples(w, samples).map(|_| ())
+                crate::preprocessed::parquet::write_samples(w, samples).map(|_| ())
             })
         }
         #[cfg(not(feature = "parquet"))]
@@ -751,7 +709,7 @@ fn read_table(
             let mut buf = Vec::new();
             let pname = format!("{}/{rel}", source.describe());
             std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
-            let samples = crate::parquet_io::read_samples(bytes::Bytes::from(buf), &pname)?;
+            let samples = crate::preprocessed::parquet::read_samples(bytes::Bytes::from(buf), &pname)?;
             if let Some((dims, declared_by)) = bounds {
                 let outside = samples.iter().position(|s| {
                     s.customer as u64 >= dims.n_customers || s.product as u64 >= dims.n_products
@@ -998,7 +956,7 @@ mod props {
     use crate::encode::{self, Sample};
     use crate::filter::{self, FilterOptions};
     use crate::index::{Index, Numbering, NO_INDEX};
-    use crate::reader::{Rating, Ratings};
+    use crate::model::{Rating, Ratings};
     use crate::split::{self, SplitFractions};
 
     /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.

@@ -75,7 +75,8 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
         maps.n_products(),
         maps.feature_dim()
     ));
-    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    let input = fmprep::source::decompress::open_input(&a.input)
+        .with_context(|| format!("opening input {}", a.input))?;
     let opts = EncodeOptions {
         customer_col: a.customer_col,
         product_col: a.product_col,

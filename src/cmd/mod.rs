@@ -11,7 +11,8 @@ pub mod synth;
 pub mod ui;
 
 use clap::{Args, Parser, Subcommand};
-use fmprep::reader::{BadLineLimit, ReadOptions};
+use fmprep::model::BadLineLimit;
+use fmprep::source::ReadOptions;
 use fmprep::split::SplitFractions;
 
 const EXIT_CODES: &str = "\

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::reader::Ratings;
+use crate::model::Ratings;
 
 use super::columns::{parse_number, Values};
 

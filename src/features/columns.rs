@@ -1,18 +1,18 @@
 //! The raw values of feature columns, one per row of the table they were read from (the valid
 //! rows of the ratings input, or the rows of a side table), before any indexing.
 
-use crate::keys::KeyTable;
+use crate::model::KeyTable;
 
 use super::Transform;
 
 /// A column to capture: its header name and, for a numeric column, its transform (which decides
 /// the values it accepts).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExtraColumn {
     /// Header name.
     pub name: String,
     /// `None` for a categorical column.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numeric: Option<Transform>,
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::index::Dims;
-use crate::reader::{Rating, Ratings};
+use crate::model::{KeyTable, Rating, Ratings};
 use crate::store::S3Options;
 
 use super::columns::Values;
@@ -100,32 +100,31 @@ pub fn build(
     let (customers, products) = tables;
     let mut side_tables = BTreeMap::new();
     // Per kept row, its row in each side table.
-    let mut join =
-        |table: &Option<SideTable>, name: &str, keys: &crate::keys::KeyTable, code: fn(Rating) -> u32| {
-            table.as_ref().map(|t| {
-                let of_code = t.rows_of(keys);
-                let per_row: Vec<u32> = rows.iter().map(|&r| of_code[code(r) as usize]).collect();
-                let mut seen = vec![false; of_code.len()];
-                let mut ids_missing = 0;
-                for &r in rows {
-                    let c = code(r) as usize;
-                    if !seen[c] {
-                        seen[c] = true;
-                        ids_missing += u64::from(of_code[c] == MISSING);
-                    }
+    let mut join = |table: &Option<SideTable>, name: &str, keys: &KeyTable, code: fn(Rating) -> u32| {
+        table.as_ref().map(|t| {
+            let of_code = t.rows_of(keys);
+            let per_row: Vec<u32> = rows.iter().map(|&r| of_code[code(r) as usize]).collect();
+            let mut seen = vec![false; of_code.len()];
+            let mut ids_missing = 0;
+            for &r in rows {
+                let c = code(r) as usize;
+                if !seen[c] {
+                    seen[c] = true;
+                    ids_missing += u64::from(of_code[c] == MISSING);
                 }
-                side_tables.insert(
-                    name.to_string(),
-                    SideTableStats {
-                        path: t.name.clone(),
-                        rows: t.rows() as u64,
-                        ids_missing,
-                        rows_missing: per_row.iter().filter(|&&x| x == MISSING).count() as u64,
-                    },
-                );
-                per_row
-            })
-        };
+            }
+            side_tables.insert(
+                name.to_string(),
+                SideTableStats {
+                    path: t.name.clone(),
+                    rows: t.rows() as u64,
+                    ids_missing,
+                    rows_missing: per_row.iter().filter(|&&x| x == MISSING).count() as u64,
+                },
+            );
+            per_row
+        })
+    };
     let customer_rows = join(&customers, "customer", &ratings.customers, Rating::customer);
     let product_rows = join(&products, "product", &ratings.products, Rating::product);
     let (mut next_input, mut next_c, mut next_p) = (0usize, 0usize, 0usize);

@@ -13,7 +13,7 @@ use sprs::CsMatI;
 use crate::encode::{Encoded, Sample};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::Dims;
-use crate::keys::KeyTable;
+use crate::model::KeyTable;
 
 use super::{ColumnRef, Transform, OTHER};
 

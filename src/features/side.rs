@@ -9,7 +9,7 @@
 //! ratings absent from the table simply gets no key in that table's blocks.
 
 use crate::error::{Error, Result};
-use crate::keys::KeyTable;
+use crate::model::KeyTable;
 use crate::store::S3Options;
 
 use super::columns::{check_field, Column, ExtraColumn};
@@ -78,23 +78,24 @@ pub fn load(spec: &str, id_col: &str, wanted: &[ExtraColumn], s3: &S3Options) ->
     };
     let mut names: Vec<&str> = vec![id_col];
     names.extend(wanted.iter().map(|c| c.name.as_str()));
+    let location = crate::location::Location::parse(spec)?;
     #[cfg(feature = "parquet")]
-    if crate::parquet_io::is_parquet(spec) {
+    if let Some(p) = crate::source::parquet::ParquetInput::find(&location, s3)? {
         let mut line = 1u64;
-        crate::parquet_io::read_text_columns(std::path::Path::new(spec), &names, |fields| {
+        p.read_text_columns(&names, |fields| {
             line += 1;
             table.add(line, fields)
         })?;
         return Ok(table);
     }
-    let input = crate::input::open_input_with(spec, s3)?;
+    let input = crate::source::decompress::open_location(&location, s3)?;
     let compression = input.compression;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, input.reader);
     let mut buf = Vec::new();
     let mut read_line = |buf: &mut Vec<u8>| -> Result<bool> {
         buf.clear();
         let n = std::io::BufRead::read_until(&mut reader, b'\n', buf)
-            .map_err(|e| crate::input::read_error(spec, compression, e))?;
+            .map_err(|e| crate::source::decompress::read_error(spec, compression, e))?;
         while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
             buf.pop();
         }
