@@ -90,11 +90,13 @@ pub(super) fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Resu
         match hits.as_slice() {
             [i] => extra.push(*i),
             [] => missing.push(col.name.as_str()),
-            _ => return Err(Error::bad_input(format!(
+            _ => {
+                return Err(Error::bad_input(format!(
                 "{input}: line 1: column {:?} appears {} times in the header; column names must be unique",
                 col.name,
                 hits.len()
-            ))),
+            )))
+            }
         }
     }
     if !missing.is_empty() {
