@@ -6,6 +6,9 @@
 #[path = "support/s3_server.rs"]
 mod s3_server;
 
+#[path = "s3/inputs.rs"]
+mod inputs;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

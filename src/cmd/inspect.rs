@@ -1,11 +1,10 @@
 //! `fmprep inspect`: decode RecordIO-protobuf files, local or on S3.
 
-use std::io::{BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Write};
 
 use clap::Args;
-use fmprep::inspect::{list_files, summarize, Summary};
-use fmprep::store::s3;
+use fmprep::inspect::{list_locations, summarize, Summary};
+use fmprep::Location;
 
 use super::{ui, S3Args};
 
@@ -22,34 +21,18 @@ pub struct InspectArgs {
     pub s3: S3Args,
 }
 
-/// A file to decode: a local path or an S3 URL.
-enum Target {
-    Local(PathBuf),
-    S3(String),
-}
-
 pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     let s3opts = a.s3.options();
     let mut files = Vec::new();
     for p in &a.paths {
-        if s3::is_s3_url(p) {
-            files.extend(s3::list_s3_recordio(p, &s3opts)?.into_iter().map(Target::S3));
-        } else {
-            files.extend(list_files(Path::new(p))?.into_iter().map(Target::Local));
-        }
+        files.extend(list_locations(&Location::parse(p)?, &s3opts)?);
     }
     let mut total = Summary::default();
     let mut per_file = Vec::new();
     // Held back until every file decoded: on failure stdout stays empty, as for every command.
     let mut head = Vec::new();
     for f in &files {
-        let (name, reader): (String, Box<dyn Read + Send>) = match f {
-            Target::Local(f) => (
-                f.display().to_string(),
-                Box::new(std::fs::File::open(f).map_err(|e| fmprep::Error::io("cannot open", f, e))?),
-            ),
-            Target::S3(url) => (url.clone(), s3::open_s3_object(url, &s3opts)?),
-        };
+        let (name, reader) = fmprep::source::open_raw(f, &s3opts)?;
         let s = summarize(BufReader::with_capacity(1 << 20, reader), &name, |rec| {
             if head.len() < a.head {
                 head.push(serde_json::to_string(rec).unwrap_or_default());
