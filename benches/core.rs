@@ -145,6 +145,76 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    side_features(c, &text, &pool);
+}
+
+/// The cost of each extra block (`--categorical verified_purchase,vine --numeric
+/// helpful_votes:log1p`, one more each step): in the parse (the columns captured per line) and in
+/// CSR + RecordIO encoding of the training split.
+fn side_features(c: &mut Criterion, text: &[u8], pool: &Arc<rayon::ThreadPool>) {
+    use fmprep::features::{self, FeatureOptions};
+    let steps: Vec<(&str, FeatureOptions)> = (0..=3)
+        .map(|n| {
+            let cats = ["verified_purchase", "vine"];
+            let o = FeatureOptions {
+                categorical: features::parse_categorical(&cats[..n.min(2)].join(",")).unwrap(),
+                numeric: if n == 3 {
+                    features::parse_numeric("helpful_votes:log1p").unwrap()
+                } else {
+                    Vec::new()
+                },
+                ..FeatureOptions::default()
+            };
+            (["0_blocks", "1_block", "2_blocks", "3_blocks"][n], o)
+        })
+        .collect();
+    let read_with = |o: &FeatureOptions| {
+        let read = ReadOptions {
+            extra_columns: o.input_columns(),
+            ..ReadOptions::default()
+        };
+        let input = fmprep::source::decompress::open_source(
+            "bench".into(),
+            Box::new(Cursor::new(text.to_vec())),
+            None,
+        )
+        .unwrap();
+        tsv::read_ratings(input, &read, pool, None).unwrap()
+    };
+    let mut g = c.benchmark_group("side_features_parse");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.sample_size(20);
+    for (name, o) in &steps {
+        g.bench_function(*name, |b| b.iter(|| read_with(o)));
+    }
+    g.finish();
+
+    let ratings = read_with(&steps[3].1);
+    let rows = filter::dedupe(filter::long_tail(&ratings, &FilterOptions::default()));
+    let index = Index::build(&rows, &ratings);
+    let parts = fmprep::split::split(rows.len(), &Default::default(), 42);
+    let samples = encode::samples(&rows, &parts.train, &index);
+    let mut g = c.benchmark_group("side_features_encode");
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    for (name, o) in &steps {
+        let fitted = features::gather::build(o, &ratings, (None, None), &rows, &parts.train, index.dims())
+            .unwrap()
+            .map(|f| f.fitted);
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let enc = match &fitted {
+                    None => encode::encode(&samples, index.dims()).unwrap(),
+                    Some(f) => f.encode(&samples, &parts.train, index.dims()).unwrap(),
+                };
+                let mut out = Vec::with_capacity(samples.len() * 96);
+                pool.install(|| recordio::write_records(&mut out, &enc, 0..samples.len()))
+                    .unwrap();
+                out
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(core, benches);

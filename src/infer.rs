@@ -21,6 +21,7 @@ use prost::Message;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::features::maps::{FeatureMaps, SideCounts};
 use crate::location::Location;
 use crate::proto;
 use crate::recordio;
@@ -31,6 +32,8 @@ use crate::store::S3Options;
 pub struct Maps {
     customers: HashMap<String, u32>,
     products: HashMap<String, u32>,
+    /// The run's side-feature blocks, when it had any.
+    features: Option<FeatureMaps>,
 }
 
 impl Maps {
@@ -70,10 +73,46 @@ impl Maps {
                 .map_err(|e| Error::io("cannot read map", &where_, e))?;
             parse_map(&text, id_col, &where_)
         };
+        let customers = read("customers.tsv", "customer_id", first)?;
+        let products = read("products.tsv", "product_id", None)?;
+        let features = match location {
+            // The manifest and maps/features/ sit in the run directory, above maps/.
+            Location::Local(p) => {
+                let run_dir = if base.is_empty() {
+                    p.parent().unwrap_or(p)
+                } else {
+                    p
+                };
+                FeatureMaps::load(run_dir)?
+            }
+            _ => {
+                // Side-feature maps are read from local runs only: refuse rather than encode
+                // records without the features the model was trained with.
+                if let Some(mut m) = dir.open(crate::store::MANIFEST)? {
+                    let mut bytes = Vec::new();
+                    let name = format!("{}/{}", dir.describe(), crate::store::MANIFEST);
+                    m.read_to_end(&mut bytes)
+                        .map_err(|e| Error::io("cannot read", &name, e))?;
+                    if crate::features::maps::layout_of_manifest(&bytes, &name)?.is_some() {
+                        return Err(Error::usage(format!(
+                            "{name}: the run has side features, whose maps encode reads from a local copy \
+                             only; copy the run directory (e.g. `aws s3 cp --recursive`) and pass its path"
+                        )));
+                    }
+                }
+                None
+            }
+        };
         Ok(Maps {
-            customers: read("customers.tsv", "customer_id", first)?,
-            products: read("products.tsv", "product_id", None)?,
+            customers,
+            products,
+            features,
         })
+    }
+
+    /// The run's side-feature blocks, when it had any (for loading their side tables).
+    pub fn features_mut(&mut self) -> Option<&mut FeatureMaps> {
+        self.features.as_mut()
     }
 
     /// Maps from in-memory `maps/*.tsv` texts.
@@ -81,6 +120,7 @@ impl Maps {
         Ok(Maps {
             customers: parse_map(customers, "customer_id", "customers.tsv")?,
             products: parse_map(products, "product_id", "products.tsv")?,
+            features: None,
         })
     }
 
@@ -94,9 +134,12 @@ impl Maps {
         self.products.len() as u64
     }
 
-    /// `n_customers + n_products`.
+    /// Width of the feature vectors: `n_customers + n_products`, plus the side blocks.
     pub fn feature_dim(&self) -> u64 {
-        self.n_customers() + self.n_products()
+        match &self.features {
+            Some(f) => f.feature_dim(),
+            None => self.n_customers() + self.n_products(),
+        }
     }
 
     /// The feature keys of a pair: customer index, then `n_customers + product index`; `None` for
@@ -264,12 +307,15 @@ pub struct EncodeStats {
     pub feature_dim: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Side features: unseen categories and ids absent from side tables.
+    #[serde(skip_serializing_if = "SideCounts::is_zero")]
+    pub side: SideCounts,
 }
 
 /// A label-less FM record: `features["values"]` = Float32Tensor{values 1.0…, keys, shape}.
-fn record_payload(keys: &[u64], feature_dim: u64) -> Vec<u8> {
+fn record_payload(keys: &[u64], values: &[f32], feature_dim: u64) -> Vec<u8> {
     let tensor = proto::Float32Tensor {
-        values: vec![1.0; keys.len()],
+        values: values.to_vec(),
         keys: keys.to_vec(),
         shape: vec![feature_dim],
     };
@@ -283,11 +329,11 @@ fn record_payload(keys: &[u64], feature_dim: u64) -> Vec<u8> {
     record.encode_to_vec()
 }
 
-fn json_instance(keys: &[u64], feature_dim: u64) -> serde_json::Value {
+fn json_instance(keys: &[u64], values: &[f32], feature_dim: u64) -> serde_json::Value {
     serde_json::json!({"data": {"features": {
         "keys": keys,
         "shape": [feature_dim],
-        "values": vec![1.0f32; keys.len()],
+        "values": values,
     }}})
 }
 
@@ -334,6 +380,10 @@ pub fn encode_pairs(
         )));
     };
     let fields = header.len();
+    let input_at = match &maps.features {
+        Some(f) => f.bind_header(&header, name)?,
+        None => Vec::new(),
+    };
     let dim = maps.feature_dim();
     let mut stats = EncodeStats {
         feature_dim: dim,
@@ -382,11 +432,24 @@ pub fn encode_pairs(
                 UnknownPolicy::Omit => {}
             }
         }
-        let keys: Vec<u64> = [ck, pk].into_iter().flatten().collect();
+        let mut keys: Vec<u64> = [ck, pk].into_iter().flatten().collect();
+        let mut values = vec![1.0f32; keys.len()];
+        if let Some(f) = &maps.features {
+            f.row(
+                &input_at,
+                &row,
+                customer,
+                product,
+                &mut keys,
+                &mut values,
+                &mut stats.side,
+            )
+            .map_err(|why| Error::bad_input(format!("{name}: line {lineno}: {why}")))?;
+        }
         match opts.format {
-            Format::Recordio => recordio::frame(&mut buf, &record_payload(&keys, dim))?,
+            Format::Recordio => recordio::frame(&mut buf, &record_payload(&keys, &values, dim))?,
             Format::Json => {
-                instances.push(json_instance(&keys, dim));
+                instances.push(json_instance(&keys, &values, dim));
                 if opts.batch > 0 && instances.len() >= opts.batch {
                     flush_json(&mut instances, &mut buf);
                 }

@@ -49,6 +49,7 @@
 pub mod encode;
 pub mod error;
 pub mod explore;
+pub mod features;
 pub mod filter;
 pub mod hash_split;
 pub mod index;

@@ -38,6 +38,10 @@ pub struct ExploreArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "FMPREP_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Also report candidate feature columns: distinct values, whether all are numbers, the most
+    /// frequent values (e.g. `--cardinality vine,verified_purchase,helpful_votes`).
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub cardinality: Vec<String>,
     #[command(flatten)]
     pub columns: ColumnArgs,
 }
@@ -53,6 +57,14 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
         ..ReadOptions::default()
     };
     a.columns.apply(&mut read);
+    read.extra_columns = a
+        .cardinality
+        .iter()
+        .map(|name| fmprep::features::columns::ExtraColumn {
+            name: name.trim().to_string(),
+            numeric: None,
+        })
+        .collect();
     let pool = fmprep::pipeline::Options {
         threads: a.threads,
         ..Default::default()

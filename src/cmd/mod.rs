@@ -4,6 +4,7 @@ pub mod config;
 pub mod data;
 pub mod encode;
 pub mod explore;
+pub mod features;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;

@@ -21,6 +21,8 @@ pub struct RunArgs {
     #[arg(long, env = "FMPREP_FORMAT", default_value = "csv")]
     pub format: pipeline::TableFormat,
     #[command(flatten)]
+    pub features: super::features::FeatureArgs,
+    #[command(flatten)]
     pub s3: S3Args,
 }
 
@@ -124,6 +126,8 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         .into());
     }
     opts.tables = a.format;
+    opts.features = a.features.options();
+    opts.side_s3 = a.s3.options();
     opts.validate()?;
     let s3 = a.s3.options();
     // The library decides how to read the input; its messages already name it.

@@ -89,6 +89,9 @@ pub enum BadKind {
     /// The time column is not a `YYYY-MM-DD` date (1970..2106) or Unix seconds (only checked when
     /// times are read).
     BadTime,
+    /// A numeric feature column (`--numeric`) is missing, not a number, or outside its
+    /// transform's domain.
+    BadNumber,
 }
 
 impl BadKind {
@@ -102,6 +105,7 @@ impl BadKind {
             BadKind::InvalidUtf8Id => "id is not valid UTF-8",
             BadKind::LineTooLong => "line longer than --max-line-bytes",
             BadKind::BadTime => "time is not YYYY-MM-DD or Unix seconds",
+            BadKind::BadNumber => "numeric feature is not a number",
         }
     }
 }
@@ -124,6 +128,10 @@ pub struct BadLineCounts {
     /// Lines whose time column does not parse (only when times are read; omitted when zero).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bad_time: u64,
+    /// Lines whose numeric feature column does not parse (only with `--numeric`; omitted when
+    /// zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_number: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -146,6 +154,7 @@ impl BadLineCounts {
             BadKind::InvalidUtf8Id => &mut self.invalid_utf8_id,
             BadKind::LineTooLong => &mut self.line_too_long,
             BadKind::BadTime => &mut self.bad_time,
+            BadKind::BadNumber => &mut self.bad_number,
         }
     }
 
@@ -158,6 +167,7 @@ impl BadLineCounts {
         self.invalid_utf8_id += other.invalid_utf8_id;
         self.line_too_long += other.line_too_long;
         self.bad_time += other.bad_time;
+        self.bad_number += other.bad_number;
     }
 
     /// All skipped lines.
@@ -169,6 +179,7 @@ impl BadLineCounts {
             + self.invalid_utf8_id
             + self.line_too_long
             + self.bad_time
+            + self.bad_number
     }
 }
 

@@ -50,6 +50,31 @@ impl RatingsBuilder {
         self
     }
 
+    /// Capture these feature columns per valid row into [`Ratings::side`], through
+    /// [`push_side`](Self::push_side).
+    pub fn with_side(mut self, columns: &[crate::features::columns::ExtraColumn]) -> Self {
+        self.ratings.side = columns
+            .iter()
+            .cloned()
+            .map(crate::features::columns::Column::new)
+            .collect();
+        self
+    }
+
+    /// Whether feature columns are captured.
+    #[inline]
+    pub fn has_side(&self) -> bool {
+        !self.ratings.side.is_empty()
+    }
+
+    /// The feature fields of the row pushed last, one per [`with_side`](Self::with_side) column,
+    /// already checked.
+    pub fn push_side<'a>(&mut self, fields: impl IntoIterator<Item = &'a [u8]>) {
+        for (col, f) in self.ratings.side.iter_mut().zip(fields) {
+            col.push(f);
+        }
+    }
+
     /// The input's name, as messages give it.
     pub fn name(&self) -> &str {
         &self.name

@@ -83,6 +83,9 @@ pub struct Ratings {
     /// Per row, its time in seconds since 1970 (a `YYYY-MM-DD` date counts from its midnight,
     /// UTC); empty unless the reader was asked for times.
     pub times: Vec<u32>,
+    /// Per feature column the reader was asked to capture, its value on every valid row (empty
+    /// without them).
+    pub side: Vec<crate::features::columns::Column>,
     /// Counters.
     pub stats: ReadStats,
 }

@@ -194,6 +194,9 @@ enum Text<'a> {
     View(&'a arrow_array::StringViewArray),
     Dict(Vec<usize>, Box<Text<'a>>, &'a dyn Array),
     Int(Int64Array),
+    /// Floats (side-feature numbers); read through [`text_rows`], which writes their shortest
+    /// exact decimal.
+    Float(Vec<Option<f64>>),
 }
 
 impl<'a> Text<'a> {
@@ -208,6 +211,13 @@ impl<'a> Text<'a> {
                 Text::Dict(d.normalized_keys(), Box::new(values), a.as_ref())
             }
             t if t.is_integer() => Text::Int(cast_i64(a, col, what)?),
+            DataType::Float32 => Text::Float(
+                a.as_primitive::<Float32Type>()
+                    .iter()
+                    .map(|v| v.map(f64::from))
+                    .collect(),
+            ),
+            DataType::Float64 => Text::Float(a.as_primitive::<Float64Type>().iter().collect()),
             t => {
                 return Err(Error::bad_input(format!(
                     "{what}: column {col} has type {t}; expected strings or integers"
@@ -230,8 +240,56 @@ impl<'a> Text<'a> {
                 }
             }
             Text::Int(a) => a.is_valid(i).then(|| buf.format(a.value(i)).as_bytes()),
+            Text::Float(_) => None,
         }
     }
+}
+
+/// Hand each row of `columns` of `batch` to `row` as text (integers in decimal, floats in their
+/// shortest exact decimal, null as `None`): for side tables. `what` names the input in messages.
+pub fn text_rows(
+    batch: &RecordBatch,
+    columns: &[&str],
+    what: &str,
+    mut row: impl FnMut(&[Option<&[u8]>]) -> Result<()>,
+) -> Result<()> {
+    let arrays: Vec<&ArrayRef> = columns
+        .iter()
+        .map(|c| {
+            batch
+                .column_by_name(c)
+                .ok_or_else(|| Error::bad_input(format!("{what}: no column {c}")))
+        })
+        .collect::<Result<_>>()?;
+    let texts: Vec<Text<'_>> = arrays
+        .iter()
+        .zip(columns)
+        .map(|(a, c)| Text::new(a, c, what))
+        .collect::<Result<_>>()?;
+    let mut bufs: Vec<itoa::Buffer> = columns.iter().map(|_| itoa::Buffer::new()).collect();
+    let mut floats: Vec<String> = vec![String::new(); columns.len()];
+    for i in 0..batch.num_rows() {
+        for (t, f) in texts.iter().zip(floats.iter_mut()) {
+            if let Text::Float(v) = t {
+                f.clear();
+                if let Some(x) = v[i] {
+                    use std::fmt::Write;
+                    let _ = write!(f, "{x}");
+                }
+            }
+        }
+        let fields: Vec<Option<&[u8]>> = texts
+            .iter()
+            .zip(bufs.iter_mut())
+            .zip(&floats)
+            .map(|((t, b), f)| match t {
+                Text::Float(v) => v[i].map(|_| f.as_bytes()),
+                t => t.get(i, b),
+            })
+            .collect();
+        row(&fields)?;
+    }
+    Ok(())
 }
 
 /// An integer column as i64 (`col` of `what` named in the error for other types).

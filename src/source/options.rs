@@ -55,6 +55,11 @@ pub struct ReadOptions {
     /// Read the time column (required then) into [`Ratings::times`](crate::model::Ratings::times);
     /// off by default so the hot path and the memory stay as small as they are without it.
     pub read_times: bool,
+    /// Feature columns to capture per valid row into
+    /// [`Ratings::side`](crate::model::Ratings::side) (required then); empty by default, and then
+    /// the parse loop does not look at any other column. Text input only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_columns: Vec<crate::features::columns::ExtraColumn>,
 }
 
 impl Default for ReadOptions {
@@ -68,6 +73,7 @@ impl Default for ReadOptions {
             bad_line_examples: 5,
             rating_scale: RatingScale::Stars,
             read_times: false,
+            extra_columns: Vec::new(),
         }
     }
 }
@@ -78,5 +84,6 @@ impl ReadOptions {
     pub fn builder(&self, name: impl Into<String>) -> crate::model::RatingsBuilder {
         crate::model::RatingsBuilder::new(name, self.max_bad_lines, self.bad_line_examples)
             .with_times(self.read_times)
+            .with_side(&self.extra_columns)
     }
 }

@@ -182,6 +182,47 @@ impl ParquetInput {
     }
 
     /// Read the ratings of every file, in order, into one [`Ratings`].
+    /// Hand every row of `columns` to `row` as text ([`batches::text_rows`]), in file then row
+    /// order: for side tables.
+    pub fn read_text_columns(
+        &self,
+        columns: &[&str],
+        mut row: impl FnMut(&[Option<&[u8]>]) -> Result<()>,
+    ) -> Result<()> {
+        self.require_files()?;
+        for f in &self.files {
+            crate::interrupt::check()?;
+            with_builder(f, &self.s3, |builder, names| {
+                let mut roots = Vec::new();
+                for c in columns {
+                    match names.iter().position(|n| n == c) {
+                        Some(i) => roots.push(i),
+                        None => {
+                            return Err(Error::bad_input(format!(
+                                "{}: no column {c} (columns: {})",
+                                f.name(),
+                                names.join(", ")
+                            )))
+                        }
+                    }
+                }
+                let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+                let reader = builder
+                    .with_projection(mask)
+                    .with_batch_size(64 << 10)
+                    .build()
+                    .map_err(|e| parquet_error(f, e))?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| parquet_error(f, e))?;
+                    batches::text_rows(&batch, columns, &f.name(), &mut row)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Parse the ratings of every file with `opts`.
     pub fn read(&self, opts: &ReadOptions) -> Result<Ratings> {
         self.require_files()?;
         let mut r = BatchRatings::new(&self.name, opts);

@@ -5,6 +5,7 @@ mod contract;
 mod encode;
 mod errors;
 mod explore;
+mod features;
 mod hash_shuffle;
 mod inspect;
 mod interrupt;

@@ -19,6 +19,10 @@ pub(super) struct Layout {
     pub scale: crate::model::RatingScale,
     /// The header's column names, as given (lossy UTF-8).
     pub names: Vec<String>,
+    /// Field index of each feature column, in [`ReadOptions::extra_columns`] order.
+    pub extra: Vec<usize>,
+    /// The feature columns.
+    pub extra_specs: Vec<crate::features::columns::ExtraColumn>,
 }
 
 pub(super) const CUSTOMER: usize = 0;
@@ -78,6 +82,23 @@ pub(super) fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Resu
             }
         }
     }
+    let mut extra = Vec::new();
+    for col in &opts.extra_columns {
+        let hits: Vec<usize> = (0..names.len())
+            .filter(|&i| names[i] == col.name.as_bytes())
+            .collect();
+        match hits.as_slice() {
+            [i] => extra.push(*i),
+            [] => missing.push(col.name.as_str()),
+            _ => {
+                return Err(Error::bad_input(format!(
+                "{input}: line 1: column {:?} appears {} times in the header; column names must be unique",
+                col.name,
+                hits.len()
+            )))
+            }
+        }
+    }
     if !missing.is_empty() {
         // Escaped and cut short: the header of a wrong file may be binary garbage, and the message
         // must stay one readable line.
@@ -106,5 +127,7 @@ pub(super) fn parse_header(line: &[u8], opts: &ReadOptions, input: &str) -> Resu
             .iter()
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect(),
+        extra,
+        extra_specs: opts.extra_columns.clone(),
     })
 }

@@ -57,6 +57,12 @@ fn merge_chunk(b: &mut RatingsBuilder, chunk: &ParsedChunk, line_base: u64) -> R
     // Table slots are random memory accesses: ask for the slots of a row a few rows ahead so
     // their cache misses overlap with the work on this one.
     const AHEAD: usize = 8;
+    // Feature fields per row (0 without feature columns).
+    let side = if b.has_side() {
+        chunk.extra.len() / chunk.rows.len().max(1)
+    } else {
+        0
+    };
     for (i, row) in chunk.rows.iter().enumerate() {
         if let Some(next) = chunk.rows.get(i + AHEAD) {
             b.prefetch(next.customer_hash, next.product_hash);
@@ -72,6 +78,9 @@ fn merge_chunk(b: &mut RatingsBuilder, chunk: &ParsedChunk, line_base: u64) -> R
             small: row.product_small,
         };
         b.push(&ckey, &pkey, span(row.title), row.stars, row.time)?;
+        if side > 0 {
+            b.push_side(chunk.extra[i * side..(i + 1) * side].iter().map(|&s| span(s)));
+        }
     }
     b.push_blank(chunk.blank);
     b.add_bytes(data.len() as u64);

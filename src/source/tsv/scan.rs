@@ -30,6 +30,43 @@ pub(super) struct ParsedChunk {
     pub bad: BadLineCounts,
     /// (line index within the chunk, kind, detail) of the first few bad lines.
     pub examples: Vec<(u64, BadKind, String)>,
+    /// The feature columns' spans, `layout.extra.len()` per row (empty without feature columns).
+    pub extra: Vec<(u32, u32)>,
+}
+
+/// Append the spans of the feature columns of `line` (starting at `base` in the chunk) to `out`,
+/// and check the numeric ones. Only called when feature columns are asked for, so the default
+/// parse loop never pays for it.
+fn capture_extra(
+    line: &[u8],
+    base: usize,
+    delimiter: u8,
+    layout: &Layout,
+    out: &mut Vec<(u32, u32)>,
+) -> std::result::Result<(), String> {
+    let start = out.len();
+    out.resize(start + layout.extra.len(), (0, 0));
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut field_start = 0usize;
+    let ends = memchr::memchr_iter(delimiter, line).chain(std::iter::once(line.len()));
+    for (i, end) in ends.enumerate() {
+        for (k, &f) in layout.extra.iter().enumerate() {
+            if f == i {
+                out[start + k] = ((base + field_start) as u32, (base + end) as u32);
+            }
+        }
+        field_start = end + 1;
+    }
+    for (k, spec) in layout.extra_specs.iter().enumerate() {
+        let (a, b) = out[start + k];
+        if let Some(why) =
+            crate::features::columns::check_field(spec, &line[a as usize - base..b as usize - base])
+        {
+            out.truncate(start);
+            return Err(why);
+        }
+    }
+    Ok(())
 }
 
 fn is_utf8(bytes: &[u8]) -> bool {
@@ -143,6 +180,7 @@ pub(super) fn parse_chunk(
         rows,
         bad: BadLineCounts::default(),
         examples: Vec::new(),
+        extra: Vec::new(),
     };
     let mut spans = [(0u32, 0u32); ROLES];
     let mut field = 0usize;
@@ -170,7 +208,21 @@ pub(super) fn parse_chunk(
             out.blank += 1;
             return;
         }
-        match check_line(&data, end - line_start, field, layout, spans, max_line) {
+        let checked = check_line(&data, end - line_start, field, layout, spans, max_line).and_then(|ok| {
+            if layout.extra.is_empty() {
+                return Ok(ok);
+            }
+            capture_extra(
+                &data[line_start..end],
+                line_start,
+                delimiter,
+                layout,
+                &mut out.extra,
+            )
+            .map(|()| ok)
+            .map_err(|why| (BadKind::BadNumber, why))
+        });
+        match checked {
             Ok((stars, time)) => {
                 let title = if layout.has_title { spans[TITLE] } else { (0, 0) };
                 let key = |s: (u32, u32)| KeyRef::new(&data[s.0 as usize..s.1 as usize]);
