@@ -6,6 +6,9 @@
 #[path = "support/s3_server.rs"]
 mod s3_server;
 
+#[path = "s3/container_credentials.rs"]
+mod container_credentials;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
