@@ -1,12 +1,17 @@
 """The state machine of fmprep-fm.asl.json, built with the AWS Step Functions Data Science SDK.
 
     pip install stepfunctions "sagemaker<3"     # stepfunctions 2.3 uses sagemaker.workflow.airflow
-    python docs/stepfunctions/sdk_workflow.py            # prints the definition (no AWS calls)
-    python docs/stepfunctions/sdk_workflow.py --create   # creates the state machine
+    AWS_DEFAULT_REGION=us-east-1 python docs/stepfunctions/sdk_workflow.py \
+        --write docs/stepfunctions/fmprep-fm.sdk.asl.json   # the definition, no AWS call
+    python docs/stepfunctions/sdk_workflow.py --create      # creates the state machine
 
-Three states: a ProcessingStep that runs the fmprep image, a Task that reads fmprep's
-manifest.json with the S3 GetObject SDK integration, and a TrainingStep whose feature_dim and
-predictor_type come from that manifest. The run-dependent strings (job names, S3 locations) are
+fmprep-fm.sdk.asl.json is this script's output (stepfunctions 2.3.0, sagemaker 2.257.7), committed
+so that tests/it/container.rs runs its data flow as it runs fmprep-fm.asl.json's.
+
+Four states: a ProcessingStep that runs the fmprep image, a Task that reads fmprep's
+manifest.json with the S3 GetObject SDK integration, a Pass state that parses it (stepfunctions
+2.3 has no ResultSelector, which fmprep-fm.asl.json uses instead), and a TrainingStep whose
+feature_dim and predictor_type come from that manifest. The run-dependent strings (job names, S3 locations) are
 built in the state machine with States.Format from the execution input {"run_id", "bucket"},
 exactly as in the JSON definition, so one state machine serves every run.
 """
@@ -17,7 +22,7 @@ import sys
 
 from sagemaker.estimator import Estimator
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
-from stepfunctions.steps import Chain, ProcessingStep, Task, TrainingStep
+from stepfunctions.steps import Chain, Pass, ProcessingStep, Task, TrainingStep
 from stepfunctions.workflow import Workflow
 
 # --- settings to adapt ---------------------------------------------------------------------
@@ -57,7 +62,6 @@ preprocess = ProcessingStep(
     outputs=[ProcessingOutput(source=OUTPUT_DIR, destination="s3://placeholder/", output_name="prepared")],
     container_entrypoint=["fmprep"],
     container_arguments=["run", f"{INPUT_DIR}/{REVIEWS_FILE}", "--output", OUTPUT_DIR, "--log-format", "json"],
-    result_selector={"ProcessingJobArn.$": "$.ProcessingJobArn"},
     result_path="$.processing",
 )
 params = preprocess.fields["parameters"]
@@ -74,7 +78,11 @@ read_manifest = Task(
         "Bucket.$": "$.bucket",
         "Key.$": "States.Format('fmprep/{}/prepared/manifest.json', $.run_id)",
     },
-    result_selector={"manifest.$": "States.StringToJson($.Body)"},
+    result_path="$.manifest_object",
+)
+parse_manifest = Pass(
+    "ParseManifest",
+    parameters={"manifest.$": "States.StringToJson($.manifest_object.Body)"},
     result_path="$.fmprep",
 )
 
@@ -86,6 +94,7 @@ fm = Estimator(
     volume_size=30,
     max_run=3600,
     output_path="s3://placeholder/model/",
+    debugger_hook_config=False,  # else the SDK adds a DebugHookConfig at the placeholder path
 )
 train = TrainingStep(
     "Train",
@@ -119,12 +128,17 @@ params["OutputDataConfig"]["S3OutputPath.$"] = run_uri("model/")
 
 workflow = Workflow(
     name="fmprep-fm",
-    definition=Chain([preprocess, read_manifest, train]),
+    definition=Chain([preprocess, read_manifest, parse_manifest, train]),
     role=WORKFLOW_ROLE_ARN,
 )
 
 if __name__ == "__main__":
-    if "--create" in sys.argv[1:]:
+    args = sys.argv[1:]
+    if args[:1] == ["--create"]:
         print(workflow.create())
+    elif args[:1] == ["--write"] and len(args) == 2:
+        # A file, not stdout: the SageMaker SDK logs its config lookups on stdout.
+        with open(args[1], "w", encoding="utf-8") as f:
+            f.write(workflow.definition.to_json(pretty=True) + "\n")
     else:
         print(workflow.definition.to_json(pretty=True))

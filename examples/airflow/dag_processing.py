@@ -37,6 +37,7 @@ REVIEWS_URL = f"s3://my-data-bucket/amazon_reviews/{REVIEWS_FILE}"
 RUN_PREFIX = "fmprep/{{ ts_nodash }}"
 PREPARED_KEY = f"{RUN_PREFIX}/prepared"
 PREPARED = f"s3://{BUCKET}/{PREPARED_KEY}"
+MANIFEST_KEY = f"{PREPARED_KEY}/manifest.json"  # fmprep writes it last, at the top of --output
 
 INPUT_DIR = "/opt/ml/processing/input/reviews"
 OUTPUT_DIR = "/opt/ml/processing/output"
@@ -148,7 +149,7 @@ with DAG(
     manifest_task = PythonOperator(
         task_id="read_manifest",
         python_callable=read_manifest,
-        op_kwargs={"bucket": BUCKET, "key": f"{PREPARED_KEY}/manifest.json"},
+        op_kwargs={"bucket": BUCKET, "key": MANIFEST_KEY},
     )
 
     train_task = SageMakerTrainingOperator(

@@ -1,6 +1,7 @@
 //! The container image's contract, checked without docker (scripts/container_test.sh builds and
 //! runs the image itself): the Dockerfile's labels and user, and the SageMaker Processing and Step
-//! Functions definitions in docs/. Those definitions are executed here: their Parameters are
+//! Functions definitions in docs/ and the Processing DAG in examples/airflow/. Those definitions
+//! are executed here: their Parameters are
 //! evaluated against the example execution input (JSONPath and the intrinsic functions they use),
 //! fmprep runs with the container arguments, the container paths mapped to a temporary directory,
 //! and its output is "uploaded" the way Processing uploads a LocalPath to its S3Uri. The states
@@ -193,10 +194,11 @@ fn under(s3: &Bucket, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
+/// Execute a state machine definition's data flow (see the module doc) and return the names of
+/// the states it went through.
+fn run_state_machine(rel: &str) -> Vec<String> {
     let w = Workdir::new();
-    let def = read_json("docs/stepfunctions/fmprep-fm.asl.json");
+    let def = read_json(rel);
     let states = &def["States"];
     let mut data = read_json("docs/stepfunctions/execution-input.json");
     let mut name = def["StartAt"].as_str().unwrap().to_string();
@@ -205,18 +207,17 @@ fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
     let mut manifest = Value::Null;
     loop {
         let state = &states[&name];
-        assert_eq!(state["Type"], "Task", "state {name}");
         let params = eval(&state["Parameters"], &data);
-        let resource = state["Resource"].as_str().unwrap();
-        let result = match resource {
-            "arn:aws:states:::sagemaker:createProcessingJob.sync" => {
+        let result = match (state["Type"].as_str().unwrap(), state["Resource"].as_str()) {
+            ("Pass", None) => params,
+            ("Task", Some("arn:aws:states:::sagemaker:createProcessingJob.sync")) => {
                 let (objects, m) = run_processing_job(&w, &params);
                 s3.extend(objects);
                 manifest = m;
                 json!({"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:processing-job/x",
                        "ProcessingJobStatus": "Completed"})
             }
-            "arn:aws:states:::aws-sdk:s3:getObject" => {
+            ("Task", Some("arn:aws:states:::aws-sdk:s3:getObject")) => {
                 let url = format!(
                     "s3://{}/{}",
                     params["Bucket"].as_str().unwrap(),
@@ -230,7 +231,7 @@ fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
                 });
                 json!({"Body": std::fs::read_to_string(file).unwrap(), "ContentType": "application/json"})
             }
-            "arn:aws:states:::sagemaker:createTrainingJob.sync" => {
+            ("Task", Some("arn:aws:states:::sagemaker:createTrainingJob.sync")) => {
                 let hp = &params["HyperParameters"];
                 for (k, v) in hp.as_object().unwrap() {
                     assert!(v.is_string(), "hyperparameter {k} must be a string, is {v}");
@@ -242,6 +243,7 @@ fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
                     .unwrap()
                     .iter()
                     .map(|c| {
+                        assert_eq!(c["ContentType"], "application/x-recordio-protobuf");
                         let uri = c["DataSource"]["S3DataSource"]["S3Uri"].as_str().unwrap();
                         (c["ChannelName"].as_str().unwrap(), uri)
                     })
@@ -250,7 +252,7 @@ fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
                 assert_eq!(under(&s3, channels["test"]), ["validate.protobuf"]);
                 json!({"TrainingJobStatus": "Completed"})
             }
-            other => panic!("state {name}: unexpected resource {other}"),
+            other => panic!("state {name}: unexpected {other:?}"),
         };
         ran.push(name.clone());
         if state.get("End") == Some(&json!(true)) {
@@ -259,9 +261,22 @@ fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
         data = state_output(state, &data, result);
         name = state["Next"].as_str().unwrap().to_string();
     }
-    assert_eq!(ran, ["Preprocess", "ReadManifest", "Train"]);
     assert_eq!(data["fmprep"]["manifest"]["feature_dim"], manifest["feature_dim"]);
     assert!(data["processing"]["ProcessingJobArn"].is_string());
+    ran
+}
+
+#[test]
+fn step_functions_state_machine_trains_on_what_fmprep_wrote() {
+    let ran = run_state_machine("docs/stepfunctions/fmprep-fm.asl.json");
+    assert_eq!(ran, ["Preprocess", "ReadManifest", "Train"]);
+}
+
+/// The Data Science SDK's output (docs/stepfunctions/sdk_workflow.py --write ...), committed.
+#[test]
+fn step_functions_sdk_definition_trains_on_what_fmprep_wrote() {
+    let ran = run_state_machine("docs/stepfunctions/fmprep-fm.sdk.asl.json");
+    assert_eq!(ran, ["Preprocess", "ReadManifest", "ParseManifest", "Train"]);
 }
 
 #[test]
@@ -334,4 +349,80 @@ fn dockerfile_labels_the_crate_version_and_runs_as_a_numeric_non_root_user() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     assert_eq!(rules, ["*", "!target/release/fmprep"]);
+}
+
+/// The module-level settings of examples/airflow/dag_processing.py as JSON: its assignments
+/// evaluated by python3 (the imports, the callable and the DAG block skipped, so no Airflow is
+/// needed), Jinja templates left as they are.
+fn dag_settings() -> Value {
+    const SCRIPT: &str = r#"
+import ast, json, sys
+tree = ast.parse(open(sys.argv[1]).read())
+ns = {}
+for node in tree.body:
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        exec(compile(ast.Module([node], []), sys.argv[1], "exec"), ns)
+print(json.dumps({k: v for k, v in ns.items() if k.isupper()}))
+"#;
+    let dag = Path::new(ROOT).join("examples/airflow/dag_processing.py");
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(&dag)
+        .output()
+        .expect("python3 (the examples are Python)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Airflow renders `{{ ts_nodash }}`; here every string gets the same run stamp.
+fn render(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("{{ ts_nodash }}", "20240601T000000")),
+        Value::Array(a) => Value::Array(a.iter().map(render).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), render(v))).collect()),
+        v => v.clone(),
+    }
+}
+
+#[test]
+fn airflow_processing_dag_trains_on_what_its_processing_job_wrote() {
+    let w = Workdir::new();
+    let settings = render(&dag_settings());
+    let (s3, manifest) = run_processing_job(&w, &settings["PROCESSING_CONFIG"]);
+
+    // read_manifest reads this object and returns its hyperparameters to XCom.
+    let manifest_url = format!(
+        "s3://{}/{}",
+        settings["BUCKET"].as_str().unwrap(),
+        settings["MANIFEST_KEY"].as_str().unwrap()
+    );
+    let written: Value = serde_json::from_slice(
+        &std::fs::read(
+            s3.get(&manifest_url)
+                .unwrap_or_else(|| panic!("{manifest_url} was not written; the job wrote {:?}", s3.keys())),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written["feature_dim"], manifest["feature_dim"]);
+    assert_eq!(
+        written["hyperparameters"]["feature_dim"],
+        json!(manifest["feature_dim"].to_string())
+    );
+
+    let training = &settings["TRAINING_CONFIG"];
+    let hp = &training["HyperParameters"];
+    assert_eq!(
+        hp["feature_dim"],
+        "{{ ti.xcom_pull(task_ids='read_manifest')['feature_dim'] }}"
+    );
+    for c in training["InputDataConfig"].as_array().unwrap() {
+        let uri = c["DataSource"]["S3DataSource"]["S3Uri"].as_str().unwrap();
+        let want = match c["ChannelName"].as_str().unwrap() {
+            "train" => "train.protobuf",
+            "test" => "validate.protobuf",
+            other => panic!("unexpected channel {other}"),
+        };
+        assert_eq!(under(&s3, uri), [want], "channel {}", c["ChannelName"]);
+    }
 }
