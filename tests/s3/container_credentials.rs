@@ -238,6 +238,23 @@ fn container_credentials_endpoint_signs_s3_requests_and_no_secret_is_printed() {
     );
     assert_eq!(refused.code, 6, "stderr:\n{}", refused.stderr);
     assert_no_secret(&refused, "refused run with JSON logs");
+    // An endpoint that refuses the token: a clear credentials error, still no secret printed.
+    let refused_token = finish(
+        container_cmd(home.path(), Some(&endpoint.url))
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "not-the-token")
+            .args(args("s3://bucket/other/"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(refused_token.code, 5, "stderr:\n{}", refused_token.stderr);
+    assert!(
+        refused_token.error_line().contains("credential"),
+        "{}",
+        refused_token.stderr
+    );
+    assert_no_secret(&refused_token, "run with a refused token");
+    assert!(!server.path("bucket/other").exists());
+
     let manifest = std::fs::read_to_string(server.path("bucket/out/manifest.json")).unwrap();
     for secret in [SECRET_KEY, SESSION_TOKEN, AUTH_TOKEN, ACCESS_KEY] {
         assert!(!manifest.contains(secret), "the manifest holds a credential");
