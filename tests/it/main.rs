@@ -13,6 +13,7 @@ mod labels;
 mod migration;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod pinned;
 mod prepare;
 mod regression;
 mod run;
