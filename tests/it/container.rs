@@ -324,7 +324,7 @@ fn dockerfile_labels_the_crate_version_and_runs_as_a_numeric_non_root_user() {
     let user = text
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("a USER line");
     let uid: u32 = user
         .split(':')
