@@ -96,6 +96,13 @@ path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 CFG
+  # ...and apt removes downloaded packages and its binary caches after every run.
+  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
   rm -f "$rootfs/etc/apt/sources.list"
   cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<'SRC'
 Types: deb
@@ -128,7 +135,7 @@ fi
 ctx="$work/context"
 mkdir -p "$ctx"
 if command -v strip >/dev/null; then
-  strip --strip-debug -o "$ctx/fmprep" "$bin"
+  strip -o "$ctx/fmprep" "$bin"
 else
   cp "$bin" "$ctx/fmprep"
 fi
