@@ -9,8 +9,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use fmprep::encode::{self, Sample};
 use fmprep::filter::{self, FilterOptions};
 use fmprep::index::{Dims, Index};
-use fmprep::reader::{self, ReadOptions};
 use fmprep::recordio;
+use fmprep::source::{tsv, ReadOptions};
 use prost::Message;
 
 const ROWS: u64 = 200_000;
@@ -32,10 +32,11 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> reader::Ratings {
+fn parse(data: &[u8], pool: &Arc<rayon::ThreadPool>) -> fmprep::model::Ratings {
     let input =
-        fmprep::input::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None).unwrap();
-    reader::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
+        fmprep::source::decompress::open_source("bench".into(), Box::new(Cursor::new(data.to_vec())), None)
+            .unwrap();
+    tsv::read_ratings(input, &ReadOptions::default(), pool, None).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
@@ -52,8 +53,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decompress_only", |b| {
         b.iter(|| {
             let input =
-                fmprep::input::open_source("gz".into(), Box::new(Cursor::new(gz.clone())), None).unwrap();
-            reader::drain(input, std::io::sink()).unwrap()
+                fmprep::source::decompress::open_source("gz".into(), Box::new(Cursor::new(gz.clone())), None)
+                    .unwrap();
+            input.drain(std::io::sink()).unwrap()
         })
     });
     g.bench_function("gunzip_and_parse", |b| b.iter(|| parse(&gz, &pool)));
@@ -142,6 +144,76 @@ fn benches(c: &mut Criterion) {
             out
         })
     });
+    g.finish();
+
+    side_features(c, &text, &pool);
+}
+
+/// The cost of each extra block (`--categorical verified_purchase,vine --numeric
+/// helpful_votes:log1p`, one more each step): in the parse (the columns captured per line) and in
+/// CSR + RecordIO encoding of the training split.
+fn side_features(c: &mut Criterion, text: &[u8], pool: &Arc<rayon::ThreadPool>) {
+    use fmprep::features::{self, FeatureOptions};
+    let steps: Vec<(&str, FeatureOptions)> = (0..=3)
+        .map(|n| {
+            let cats = ["verified_purchase", "vine"];
+            let o = FeatureOptions {
+                categorical: features::parse_categorical(&cats[..n.min(2)].join(",")).unwrap(),
+                numeric: if n == 3 {
+                    features::parse_numeric("helpful_votes:log1p").unwrap()
+                } else {
+                    Vec::new()
+                },
+                ..FeatureOptions::default()
+            };
+            (["0_blocks", "1_block", "2_blocks", "3_blocks"][n], o)
+        })
+        .collect();
+    let read_with = |o: &FeatureOptions| {
+        let read = ReadOptions {
+            extra_columns: o.input_columns(),
+            ..ReadOptions::default()
+        };
+        let input = fmprep::source::decompress::open_source(
+            "bench".into(),
+            Box::new(Cursor::new(text.to_vec())),
+            None,
+        )
+        .unwrap();
+        tsv::read_ratings(input, &read, pool, None).unwrap()
+    };
+    let mut g = c.benchmark_group("side_features_parse");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.sample_size(20);
+    for (name, o) in &steps {
+        g.bench_function(*name, |b| b.iter(|| read_with(o)));
+    }
+    g.finish();
+
+    let ratings = read_with(&steps[3].1);
+    let rows = filter::dedupe(filter::long_tail(&ratings, &FilterOptions::default()));
+    let index = Index::build(&rows, &ratings);
+    let parts = fmprep::split::split(rows.len(), &Default::default(), 42);
+    let samples = encode::samples(&rows, &parts.train, &index);
+    let mut g = c.benchmark_group("side_features_encode");
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    for (name, o) in &steps {
+        let fitted = features::gather::build(o, &ratings, (None, None), &rows, &parts.train, index.dims())
+            .unwrap()
+            .map(|f| f.fitted);
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let enc = match &fitted {
+                    None => encode::encode(&samples, index.dims()).unwrap(),
+                    Some(f) => f.encode(&samples, &parts.train, index.dims()).unwrap(),
+                };
+                let mut out = Vec::with_capacity(samples.len() * 96);
+                pool.install(|| recordio::write_records(&mut out, &enc, 0..samples.len()))
+                    .unwrap();
+                out
+            })
+        });
+    }
     g.finish();
 }
 

@@ -7,7 +7,7 @@ use fmprep::{encode, filter, index::Index, recordio, split};
 
 fn main() -> fmprep::Result<()> {
     // 1. Stages on in-memory data: (customer_id, product_id, stars).
-    let ratings = fmprep::reader::Ratings::from_triples([
+    let ratings = fmprep::model::Ratings::from_triples([
         ("alice", "B001", 5),
         ("alice", "B002", 3),
         ("bob", "B001", 4),
@@ -36,7 +36,7 @@ fn main() -> fmprep::Result<()> {
     // 2. A whole run, file to directory, as `fmprep run` does it.
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [input, output] = args.as_slice() {
-        let input = fmprep::input::open_input(input)?;
+        let input = fmprep::source::decompress::open_input(input)?;
         let store = fmprep::store::LocalStore::new(output);
         let opts = fmprep::Options {
             overwrite: true,

@@ -20,7 +20,7 @@ fn main() -> fmprep::Result<()> {
     };
 
     let pre_manifest = pipeline::preprocess(
-        fmprep::input::open_input(input)?,
+        fmprep::source::decompress::open_input(input)?,
         open_store(pre)?.as_ref(),
         &opts,
     )?;

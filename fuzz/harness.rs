@@ -3,7 +3,7 @@
 //! libFuzzer.
 //!
 //! `tsv_reader`: the TSV reader against a line-by-line model of the format rules (the same model as
-//! the `reader::props` property test). The first three bytes choose the chunk size, the
+//! the `source::tsv` property tests). The first three bytes choose the chunk size, the
 //! line-length limit and how many bytes each read hands out, so that chunk boundaries and long-line
 //! skips land anywhere; the rest is the input (gzip when it starts with the gzip magic).
 //!
@@ -13,8 +13,9 @@
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
-use fmprep::reader::{read_ratings, BadLineLimit, ReadOptions};
+use fmprep::model::BadLineLimit;
 use fmprep::recordio::{FmRecord, RecordReader};
+use fmprep::source::{tsv::read_ratings, ReadOptions};
 
 /// Hands out at most `step` bytes per read.
 struct Trickle {
@@ -102,10 +103,10 @@ pub fn tsv_reader(data: &[u8]) {
         pos: 0,
         step: 1 + *step as usize * 16,
     };
-    let Ok(input) = fmprep::input::open_source("fuzz".into(), Box::new(raw), None) else {
+    let Ok(input) = fmprep::source::decompress::open_source("fuzz".into(), Box::new(raw), None) else {
         return;
     };
-    let gzip = input.compression != fmprep::input::Compression::None;
+    let gzip = input.compression != fmprep::source::Compression::None;
     match read_ratings(input, &opts, pool, None) {
         Ok(r) => {
             let s = &r.stats;

@@ -10,7 +10,7 @@ use sprs::CsMatI;
 use crate::error::{Error, Result};
 use crate::index::{Dims, Index};
 use crate::label::LabelOptions;
-use crate::reader::Rating;
+use crate::model::Rating;
 
 /// The sparse matrix type of a split: f32 values, u32 column indices, usize row pointers.
 pub type Csr = CsMatI<f32, u32, usize>;

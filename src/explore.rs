@@ -21,7 +21,7 @@
 use serde::Serialize;
 
 use crate::filter::{self, count_codes};
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 
 /// The quantile levels reported, in percent.
 pub const QUANTILES: [f64; 17] = [
@@ -124,6 +124,9 @@ pub struct Report {
     pub grid: SweepGrid,
     /// One row per (min_customer, min_product), min_customer major.
     pub sweep: Vec<SweepRow>,
+    /// Candidate feature columns (`--cardinality`), absent when none was asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<crate::features::cardinality::ColumnStats>,
 }
 
 /// pandas' default (`linear`) quantile of ascending `sorted` at level `q` in 0..=1.
@@ -298,6 +301,7 @@ pub fn explore(ratings: &Ratings, grid: SweepGrid) -> Report {
         products: distribution(&per_product),
         grid,
         sweep,
+        columns: crate::features::cardinality::column_stats(ratings),
     }
 }
 
@@ -368,6 +372,20 @@ impl Report {
                 r.products,
                 r.feature_dim
             );
+        }
+        if !self.columns.is_empty() {
+            let _ = writeln!(s, "\nCandidate feature columns (on the valid rows):");
+            for c in &self.columns {
+                let top: Vec<String> = c.top.iter().map(|(v, n)| format!("{v:?} {n}")).collect();
+                let _ = writeln!(
+                    s,
+                    "  {}: {} distinct{}; top: {}",
+                    c.name,
+                    c.distinct,
+                    if c.numeric { ", all numeric" } else { "" },
+                    top.join(", ")
+                );
+            }
         }
         s
     }

@@ -9,7 +9,7 @@ use hashbrown::HashSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 
 /// Thresholds of the long-tail filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

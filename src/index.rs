@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::filter::count_codes;
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 
 /// Marks a code that has no index (its rows were all filtered out).
 pub const NO_INDEX: u32 = u32::MAX;

@@ -21,6 +21,7 @@ use prost::Message;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::features::maps::{FeatureMaps, SideCounts};
 use crate::proto;
 use crate::recordio;
 
@@ -29,6 +30,8 @@ use crate::recordio;
 pub struct Maps {
     customers: HashMap<String, u32>,
     products: HashMap<String, u32>,
+    /// The run's side-feature blocks, when it had any.
+    features: Option<FeatureMaps>,
 }
 
 impl Maps {
@@ -44,10 +47,22 @@ impl Maps {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read map", &path, e))?;
             parse_map(&text, id_col, &path.display().to_string())
         };
+        // The manifest and maps/features/ sit in the run directory, above maps/.
+        let run_dir = if maps_dir == dir {
+            dir.parent().unwrap_or(dir)
+        } else {
+            dir
+        };
         Ok(Maps {
             customers: read("customers.tsv", "customer_id")?,
             products: read("products.tsv", "product_id")?,
+            features: FeatureMaps::load(run_dir)?,
         })
+    }
+
+    /// The run's side-feature blocks, when it had any (for loading their side tables).
+    pub fn features_mut(&mut self) -> Option<&mut FeatureMaps> {
+        self.features.as_mut()
     }
 
     /// Maps from in-memory `maps/*.tsv` texts.
@@ -55,6 +70,7 @@ impl Maps {
         Ok(Maps {
             customers: parse_map(customers, "customer_id", "customers.tsv")?,
             products: parse_map(products, "product_id", "products.tsv")?,
+            features: None,
         })
     }
 
@@ -68,9 +84,12 @@ impl Maps {
         self.products.len() as u64
     }
 
-    /// `n_customers + n_products`.
+    /// Width of the feature vectors: `n_customers + n_products`, plus the side blocks.
     pub fn feature_dim(&self) -> u64 {
-        self.n_customers() + self.n_products()
+        match &self.features {
+            Some(f) => f.feature_dim(),
+            None => self.n_customers() + self.n_products(),
+        }
     }
 
     /// The feature keys of a pair: customer index, then `n_customers + product index`; `None` for
@@ -238,12 +257,15 @@ pub struct EncodeStats {
     pub feature_dim: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Side features: unseen categories and ids absent from side tables.
+    #[serde(skip_serializing_if = "SideCounts::is_zero")]
+    pub side: SideCounts,
 }
 
 /// A label-less FM record: `features["values"]` = Float32Tensor{values 1.0…, keys, shape}.
-fn record_payload(keys: &[u64], feature_dim: u64) -> Vec<u8> {
+fn record_payload(keys: &[u64], values: &[f32], feature_dim: u64) -> Vec<u8> {
     let tensor = proto::Float32Tensor {
-        values: vec![1.0; keys.len()],
+        values: values.to_vec(),
         keys: keys.to_vec(),
         shape: vec![feature_dim],
     };
@@ -257,11 +279,11 @@ fn record_payload(keys: &[u64], feature_dim: u64) -> Vec<u8> {
     record.encode_to_vec()
 }
 
-fn json_instance(keys: &[u64], feature_dim: u64) -> serde_json::Value {
+fn json_instance(keys: &[u64], values: &[f32], feature_dim: u64) -> serde_json::Value {
     serde_json::json!({"data": {"features": {
         "keys": keys,
         "shape": [feature_dim],
-        "values": vec![1.0f32; keys.len()],
+        "values": values,
     }}})
 }
 
@@ -308,6 +330,10 @@ pub fn encode_pairs(
         )));
     };
     let fields = header.len();
+    let input_at = match &maps.features {
+        Some(f) => f.bind_header(&header, name)?,
+        None => Vec::new(),
+    };
     let dim = maps.feature_dim();
     let mut stats = EncodeStats {
         feature_dim: dim,
@@ -356,11 +382,24 @@ pub fn encode_pairs(
                 UnknownPolicy::Omit => {}
             }
         }
-        let keys: Vec<u64> = [ck, pk].into_iter().flatten().collect();
+        let mut keys: Vec<u64> = [ck, pk].into_iter().flatten().collect();
+        let mut values = vec![1.0f32; keys.len()];
+        if let Some(f) = &maps.features {
+            f.row(
+                &input_at,
+                &row,
+                customer,
+                product,
+                &mut keys,
+                &mut values,
+                &mut stats.side,
+            )
+            .map_err(|why| Error::bad_input(format!("{name}: line {lineno}: {why}")))?;
+        }
         match opts.format {
-            Format::Recordio => recordio::frame(&mut buf, &record_payload(&keys, dim))?,
+            Format::Recordio => recordio::frame(&mut buf, &record_payload(&keys, &values, dim))?,
             Format::Json => {
-                instances.push(json_instance(&keys, dim));
+                instances.push(json_instance(&keys, &values, dim));
                 if opts.batch > 0 && instances.len() >= opts.batch {
                     flush_json(&mut instances, &mut buf);
                 }

@@ -11,7 +11,7 @@
 //! practice after a handful (the reviews data: under 20).
 
 use crate::filter::{self, count_codes, FilterOptions};
-use crate::reader::{Rating, Ratings};
+use crate::model::{Rating, Ratings};
 
 /// The result of the k-core filter.
 #[derive(Debug, Clone, Default)]

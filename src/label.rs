@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::reader::Rating;
+use crate::model::Rating;
 
 /// The kind of label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

@@ -9,11 +9,13 @@
 //!
 //! | stage | module | produces |
 //! |---|---|---|
-//! | open + decompress | [`input`] | a byte stream |
-//! | parse (parallel) | [`reader`] | [`reader::Ratings`]: interned ids, valid rows |
+//! | name a place | [`location`] | [`location::Location`]: local path, stdin or `s3://` |
+//! | open, decide the format | [`source`] ([`source::open_ratings`]) | [`source::RatingsSource`]: text or Parquet |
+//! | open + decompress | [`source::decompress`] | a byte stream |
+//! | parse (parallel) | [`source::tsv`], [`source::parquet`], [`source::arrow`] | [`model::Ratings`] via [`model::RatingsBuilder`] |
 //! | long tail, de-dup | [`filter`] (one pass), [`kcore`] (`--k-core`) | kept rows |
 //! | index | [`index`] | [`index::Index`], maps |
-//! | split | [`split_mode`] over [`split`], [`rng`] or [`numpy_rng`] | [`split::Split`] |
+//! | split | [`split_mode`] over [`split`], [`rng`], [`numpy_rng`] or [`hash_split`] | [`split::Split`] |
 //! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
@@ -47,27 +49,27 @@
 pub mod encode;
 pub mod error;
 pub mod explore;
+pub mod features;
 pub mod filter;
+pub mod hash_split;
 pub mod index;
 pub mod infer;
-pub mod input;
 pub mod inspect;
 pub mod interrupt;
 pub mod kcore;
-pub mod keys;
 pub mod label;
+pub mod location;
 pub mod manifest;
+pub mod model;
 pub mod numpy_rng;
-#[cfg(feature = "parquet")]
-pub mod parquet_io;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocessed;
 pub mod progress;
-pub mod reader;
 pub mod recordio;
 pub mod rng;
 pub mod shards;
+pub mod source;
 pub mod split;
 pub mod split_mode;
 pub mod store;
@@ -80,6 +82,8 @@ pub mod proto {
 }
 
 pub use error::{Error, ErrorKind, Result};
-pub use input::open_input_with as open_input_spec;
+pub use location::Location;
 pub use pipeline::{Dataset, Options};
+pub use source::decompress::open_input_with as open_input_spec;
+pub use source::{open_ratings, RatingsSource};
 pub use store::S3Options;

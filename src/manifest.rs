@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::reader::{BadLineCounts, ReadStats};
+use crate::model::{BadLineCounts, ReadStats};
 
 /// The manifest of a finished run.
 #[derive(Debug, Clone, Serialize)]
@@ -30,7 +30,7 @@ pub struct Manifest {
     pub counts: Counts,
     /// The first few skipped lines, with line numbers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub bad_line_examples: Vec<crate::reader::BadLine>,
+    pub bad_line_examples: Vec<crate::model::BadLine>,
     /// The files written, per group.
     pub files: BTreeMap<String, Vec<FileEntry>>,
     /// The options in effect.
@@ -44,6 +44,13 @@ pub struct Manifest {
     /// Passes of the `--k-core` filter (the last one removed nothing); absent without `--k-core`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k_core_iterations: Option<u32>,
+    /// The blocks of the feature vector in key order, with `--categorical`/`--numeric` (absent
+    /// without side features, where the layout is customers then products).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<crate::features::layout::Block>,
+    /// How each side table joined the kept rows (`customer`, `product`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub side_tables: BTreeMap<String, crate::features::gather::SideTableStats>,
 }
 
 /// Row counts through the pipeline. Counts a stage did not run in (e.g. read counts in `prepare`)

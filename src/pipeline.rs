@@ -1,7 +1,7 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`reader`] → [`filter`] →
+//! Data flows one way: input → [`source`](crate::source) → [`filter`] →
 //! [`index`] → [`split_mode`] → [`encode`] →
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
@@ -15,17 +15,19 @@ use serde::Serialize;
 
 use crate::encode::{self, Encoded, Sample};
 use crate::error::{Error, ErrorKind, Result};
+use crate::features::{gather, FeatureOptions};
 use crate::filter::{self, FilterOptions};
 use crate::index::{self, Dims, Index};
-use crate::input::Input;
 use crate::kcore;
 use crate::label::LabelOptions;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
+use crate::model::{Rating, Ratings};
 use crate::preprocessed;
 use crate::progress::Progress;
-use crate::reader::{self, Rating, Ratings, ReadOptions};
 use crate::recordio;
 use crate::shards;
+pub use crate::source::RatingsSource;
+use crate::source::ReadOptions;
 use crate::split::{Split, SplitFractions, DEFAULT_SEED};
 use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
 use crate::store::{Source, Store, MANIFEST};
@@ -67,7 +69,13 @@ pub struct Options {
     pub train_shards: Option<usize>,
     /// Format of the split tables `preprocess` writes.
     pub tables: TableFormat,
-    /// Counters to report progress into (e.g. [`Progress::for_input`]).
+    /// Side features: categorical and numeric columns, side tables (none by default).
+    #[serde(skip_serializing_if = "FeatureOptions::is_empty")]
+    pub features: FeatureOptions,
+    /// How side tables on S3 are reached.
+    #[serde(skip)]
+    pub side_s3: crate::store::S3Options,
+    /// Counters to report progress into (e.g. [`RatingsSource::progress`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
 }
@@ -89,6 +97,8 @@ impl Default for Options {
             k_core: false,
             train_shards: None,
             tables: TableFormat::Csv,
+            features: FeatureOptions::default(),
+            side_s3: crate::store::S3Options::default(),
             progress: None,
         }
     }
@@ -124,6 +134,10 @@ impl Options {
         if self.shuffle == Shuffle::Numpy {
             crate::numpy_rng::Mt19937::from_seed(self.seed)?;
         }
+        if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
+            return Err(crate::hash_split::unsupported_mode());
+        }
+        self.features.validate()?;
         self.label.validate()
     }
 
@@ -185,46 +199,6 @@ impl std::str::FromStr for TableFormat {
     }
 }
 
-/// Where the ratings are read from.
-pub enum RatingsSource {
-    /// Delimited text (the reviews TSV, a CSV), plain or gzip, from a file, stdin or S3.
-    Text(Input),
-    /// A Parquet file or a directory of them ([`crate::parquet_io`]).
-    #[cfg(feature = "parquet")]
-    Parquet(std::path::PathBuf),
-}
-
-impl From<Input> for RatingsSource {
-    fn from(input: Input) -> Self {
-        RatingsSource::Text(input)
-    }
-}
-
-impl RatingsSource {
-    /// The input as named in messages and the manifest.
-    pub fn name(&self) -> String {
-        match self {
-            RatingsSource::Text(i) => i.name.clone(),
-            #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(p) => p.display().to_string(),
-        }
-    }
-
-    /// Parse it into ratings with `read` options.
-    pub fn read(
-        self,
-        read: &ReadOptions,
-        pool: &Arc<rayon::ThreadPool>,
-        progress: Option<&Progress>,
-    ) -> Result<Ratings> {
-        match self {
-            RatingsSource::Text(input) => reader::read_ratings(input, read, pool, progress),
-            #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(path) => crate::parquet_io::read_ratings(&path, read),
-        }
-    }
-}
-
 /// The data after stages 1-4: indexed, de-duplicated ratings and their split.
 #[derive(Debug)]
 pub struct Dataset {
@@ -242,6 +216,8 @@ pub struct Dataset {
     pub label: LabelOptions,
     /// Passes of the k-core filter, when it ran.
     pub k_core_iterations: Option<u32>,
+    /// The side-feature blocks, with `--categorical`/`--numeric`.
+    pub features: Option<gather::Features>,
 }
 
 impl Dataset {
@@ -261,6 +237,23 @@ impl Dataset {
     /// The samples (index space) of one split's positions.
     pub fn samples(&self, positions: &[u32]) -> Vec<Sample> {
         encode::samples_labeled(&self.rows, positions, &self.index, &self.label)
+    }
+
+    /// Width of the feature vectors, side blocks included.
+    pub fn feature_dim(&self) -> u64 {
+        match &self.features {
+            Some(f) => f.fitted.feature_dim(),
+            None => self.index.dims().feature_dim(),
+        }
+    }
+
+    /// The CSR features and labels of one split's positions, side blocks included.
+    pub fn encode(&self, positions: &[u32]) -> Result<Encoded> {
+        let samples = self.samples(positions);
+        match &self.features {
+            None => encode::encode(&samples, self.index.dims()),
+            Some(f) => f.fitted.encode(&samples, positions, self.index.dims()),
+        }
     }
 }
 
@@ -304,6 +297,16 @@ pub fn build_dataset(
     let name = input.name();
     let mut read = opts.read.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
+    read.extra_columns = opts.features.input_columns();
+    // Side tables first: a wrong table fails before the long read.
+    let tables = timer.stage("side", || {
+        gather::load_tables(
+            &opts.features,
+            &read.columns.customer,
+            &read.columns.product,
+            &opts.side_s3,
+        )
+    })?;
     opts.set_stage("read");
     let ratings = timer.stage("read", || input.read(&read, pool, opts.progress.as_deref()))?;
     crate::interrupt::check()?;
@@ -354,9 +357,20 @@ pub fn build_dataset(
         let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
         split_mode::split_rows(
             &rows,
+            &ratings,
             times.as_deref(),
             &index.customers.index_of,
             &opts.split_options(),
+        )
+    })?;
+    let features = timer.stage("features", || {
+        gather::build(
+            &opts.features,
+            &ratings,
+            tables,
+            &rows,
+            &split.train,
+            index.dims(),
         )
     })?;
     Ok(Dataset {
@@ -367,6 +381,7 @@ pub fn build_dataset(
         split,
         label: opts.label,
         k_core_iterations,
+        features,
     })
 }
 
@@ -398,14 +413,22 @@ pub(crate) fn write_object(
 /// Write the customer and product maps.
 pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
     let (idx, r) = (&ds.index, &ds.ratings);
-    Ok(vec![
+    let mut files = vec![
         write_object(store, "maps/customers.tsv", idx.customers.len() as u64, |w| {
             index::write_customer_map(w, idx, r)
         })?,
         write_object(store, "maps/products.tsv", idx.products.len() as u64, |w| {
             index::write_product_map(w, idx, r)
         })?,
-    ])
+    ];
+    if let Some(f) = &ds.features {
+        for m in f.fitted.category_maps(&f.layout) {
+            files.push(write_object(store, &m.path, m.index.size(), |w| {
+                m.index.write_map(w)
+            })?);
+        }
+    }
+    Ok(files)
 }
 
 /// Stage 6 for one split: `train` and `validate` go to one file each, `test` to files of
@@ -502,6 +525,16 @@ fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options)
     Ok(m)
 }
 
+/// The side-feature facts of `ds` in `m`: blocks, side tables and the full feature_dim.
+fn add_features(m: &mut Manifest, ds: &Dataset, opts: &Options) {
+    if let Some(f) = &ds.features {
+        m.feature_dim = ds.feature_dim();
+        m.hyperparameters = manifest::hyperparameters_for(m.feature_dim, opts.label.predictor_type());
+        m.blocks = f.layout.blocks.clone();
+        m.side_tables = f.side_tables.clone();
+    }
+}
+
 fn new_manifest(
     command: &str,
     input: String,
@@ -528,6 +561,8 @@ fn new_manifest(
         stage_seconds: BTreeMap::new(),
         hyperparameters: manifest::hyperparameters_for(dims.feature_dim(), opts.label.predictor_type()),
         k_core_iterations: None,
+        blocks: Vec::new(),
+        side_tables: BTreeMap::new(),
     }
 }
 
@@ -553,7 +588,8 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
                 .map(|group| {
                     let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
                         None => write_maps(store, &ds),
-                        Some((name, positions)) => encode::encode(&ds.samples(positions), dims)
+                        Some((name, positions)) => ds
+                            .encode(positions)
                             .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
                     };
                     (group.to_string(), files)
@@ -564,6 +600,7 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
     let mut files = collect_groups(groups)?;
     timer.stage("write", || add_manifests(store, opts, &mut files))?;
     let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
+    add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts)
@@ -573,6 +610,11 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
 /// and the manifest to `store`.
 pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
+    if !opts.features.is_empty() && opts.tables != TableFormat::Csv {
+        return Err(Error::usage(
+            "side features are written to CSV split tables only for now; drop --format parquet",
+        ));
+    }
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     store.begin(opts.overwrite)?;
@@ -592,7 +634,16 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
                         None => write_maps(store, &ds),
                         Some(((_, positions), (_, path))) => {
                             let samples = ds.samples(positions);
-                            write_table(store, path, &samples, opts.tables).map(|entry| vec![entry])
+                            match &ds.features {
+                                None => write_table(store, path, &samples, opts.tables),
+                                Some(f) => {
+                                    let side = crate::features::tables::SideRows::of(&f.fitted, positions);
+                                    write_object(store, path, samples.len() as u64, |w| {
+                                        crate::features::tables::write_csv(w, &samples, &side, &f.layout)
+                                    })
+                                }
+                            }
+                            .map(|entry| vec![entry])
                         }
                     };
                     (group.to_string(), files)
@@ -610,6 +661,7 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
         ds.counts(),
         files,
     );
+    add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts)
@@ -631,7 +683,7 @@ fn write_table(
         TableFormat::Parquet => {
             let path = csv_path.replace(".csv", ".parquet");
             write_object(store, &path, n, |w| {
-                crate::parquet_io::write_samples(w, samples).map(|_| ())
+                crate::preprocessed::parquet::write_samples(w, samples).map(|_| ())
             })
         }
         #[cfg(not(feature = "parquet"))]
@@ -657,7 +709,7 @@ fn read_table(
             let mut buf = Vec::new();
             let pname = format!("{}/{rel}", source.describe());
             std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
-            let samples = crate::parquet_io::read_samples(bytes::Bytes::from(buf), &pname)?;
+            let samples = crate::preprocessed::parquet::read_samples(bytes::Bytes::from(buf), &pname)?;
             if let Some((dims, declared_by)) = bounds {
                 let outside = samples.iter().position(|s| {
                     s.customer as u64 >= dims.n_customers || s.product as u64 >= dims.n_products
@@ -810,9 +862,34 @@ pub fn prepare(
         };
         (dims, declared_by.as_str())
     });
+    // Side features: the preprocess manifest lists the blocks, the tables hold their columns.
+    let layout = match read_bytes(source, MANIFEST)? {
+        Some(b) => {
+            crate::features::maps::layout_of_manifest(&b, &format!("{}/{MANIFEST}", source.describe()))?
+        }
+        None => None,
+    };
     let mut splits = Vec::new();
+    let mut sides = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
-        splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
+        let Some(layout) = &layout else {
+            splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
+            continue;
+        };
+        let name = format!("{}/{rel}", source.describe());
+        let bytes = read_bytes(source, rel)?.ok_or_else(|| {
+            Error::new(
+                source.missing_kind(),
+                format!("{name}: not found; a preprocess output with side features has CSV tables"),
+            )
+        })?;
+        let (samples, side) = timer.stage("read", || {
+            let samples = preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds)?;
+            let side = crate::features::tables::read_csv(&bytes, delimiter, layout, &name)?;
+            Ok::<_, Error>((samples, side))
+        })?;
+        splits.push(samples);
+        sides.push(side);
     }
     let all = || splits.iter().flatten();
     let dims = Dims {
@@ -832,8 +909,13 @@ pub fn prepare(
             ["train", "validate", "test"]
                 .into_par_iter()
                 .zip(splits.par_iter())
-                .map(|(name, samples)| {
-                    let files = encode::encode(samples, dims)
+                .enumerate()
+                .map(|(i, (name, samples))| {
+                    let enc = match &layout {
+                        None => encode::encode(samples, dims),
+                        Some(l) => crate::features::tables::encode(samples, &sides[i], dims, l.feature_dim()),
+                    };
+                    let files = enc
                         .map_err(|e| e.context(format!("{}/{name}", source.describe())))
                         .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool));
                     (name.to_string(), files)
@@ -851,6 +933,11 @@ pub fn prepare(
         ..Counts::default()
     };
     let mut m = new_manifest("prepare", source.describe(), store, opts, dims, counts, files);
+    if let Some(l) = layout {
+        m.feature_dim = l.feature_dim();
+        m.hyperparameters = manifest::hyperparameters_for(m.feature_dim, opts.label.predictor_type());
+        m.blocks = l.blocks;
+    }
     if let Some(pt) = predictor_type_of(source)? {
         // Labels come from the CSVs: keep what preprocess said they are (e.g. binary).
         m.hyperparameters.insert("predictor_type".to_string(), pt);
@@ -869,7 +956,7 @@ mod props {
     use crate::encode::{self, Sample};
     use crate::filter::{self, FilterOptions};
     use crate::index::{Index, Numbering, NO_INDEX};
-    use crate::reader::{Rating, Ratings};
+    use crate::model::{Rating, Ratings};
     use crate::split::{self, SplitFractions};
 
     /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.

@@ -30,11 +30,12 @@ impl Progress {
         Arc::default()
     }
 
-    /// New counters that follow the raw bytes consumed from `input`.
-    pub fn for_input(input: &crate::input::Input) -> Arc<Self> {
+    /// New counters whose input bytes are `input_bytes` (a reader's count of the raw bytes it
+    /// consumed), out of `input_total` when known.
+    pub fn following(input_bytes: Arc<AtomicU64>, input_total: Option<u64>) -> Arc<Self> {
         Arc::new(Progress {
-            input_bytes: Arc::clone(&input.raw_read),
-            input_total: AtomicU64::new(input.raw_size.unwrap_or(0)),
+            input_bytes,
+            input_total: AtomicU64::new(input_total.unwrap_or(0)),
             ..Progress::default()
         })
     }
@@ -60,26 +61,5 @@ impl Progress {
     /// Read a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
-    }
-}
-
-/// A reader that counts the bytes passing through it into a shared counter.
-pub struct CountingReader<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R> CountingReader<R> {
-    /// Count the bytes read from `inner` into `count`.
-    pub fn new(inner: R, count: Arc<AtomicU64>) -> Self {
-        CountingReader { inner, count }
-    }
-}
-
-impl<R: std::io::Read> std::io::Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
     }
 }

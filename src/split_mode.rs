@@ -22,8 +22,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::{Rating, Ratings};
 use crate::numpy_rng::Mt19937;
-use crate::reader::{Rating, Ratings};
 use crate::rng::Rng;
 use crate::split::{Split, SplitFractions};
 
@@ -36,6 +36,9 @@ pub enum Shuffle {
     Fmprep,
     /// numpy's legacy `RandomState(seed).permutation(n)` ([`crate::numpy_rng`]); seeds < 2^32.
     Numpy,
+    /// Rows ordered by a keyed hash of their ids ([`crate::hash_split`]): a split defined row by
+    /// row, which the Spark job reproduces.
+    Hash,
 }
 
 impl std::str::FromStr for Shuffle {
@@ -45,7 +48,8 @@ impl std::str::FromStr for Shuffle {
         match s {
             "fmprep" => Ok(Shuffle::Fmprep),
             "numpy" => Ok(Shuffle::Numpy),
-            _ => Err(format!("invalid shuffle {s:?}: use fmprep or numpy")),
+            "hash" => Ok(Shuffle::Hash),
+            _ => Err(format!("invalid shuffle {s:?}: use fmprep, numpy or hash")),
         }
     }
 }
@@ -61,11 +65,18 @@ pub enum Permuter {
 }
 
 impl Permuter {
-    /// A fresh stream for `seed`. Fails for `Shuffle::Numpy` when the seed does not fit 32 bits.
+    /// A fresh stream for `seed`. Fails for `Shuffle::Numpy` when the seed does not fit 32 bits,
+    /// and for `Shuffle::Hash`, which orders rows by key instead of drawing permutations.
     pub fn new(shuffle: Shuffle, seed: u64) -> Result<Self> {
         Ok(match shuffle {
             Shuffle::Fmprep => Permuter::Fmprep(Rng::new(seed)),
             Shuffle::Numpy => Permuter::Numpy(Box::new(Mt19937::from_seed(seed)?)),
+            Shuffle::Hash => {
+                return Err(Error::new(
+                    crate::ErrorKind::Internal,
+                    "--shuffle hash draws no permutations; split with hash_split::split_rows",
+                ))
+            }
         })
     }
 
@@ -147,7 +158,7 @@ const TRAIN: u8 = 0;
 const VALIDATE: u8 = 1;
 const TEST: u8 = 2;
 
-fn by_membership(perm: &[u32], member: &[u8]) -> Split {
+pub(crate) fn by_membership(perm: &[u32], member: &[u8]) -> Split {
     let mut s = Split::default();
     for &pos in perm {
         match member[pos as usize] {
@@ -160,13 +171,18 @@ fn by_membership(perm: &[u32], member: &[u8]) -> Split {
 }
 
 /// Split the de-duplicated `rows` (input order). `times[i]` is the time of row `i` (seconds; only
-/// read in holdout-last mode); `customer_index[code]` the index of each customer code.
+/// read in holdout-last mode); `customer_index[code]` the index of each customer code; `ratings`
+/// holds the ids (read by `--shuffle hash`).
 pub fn split_rows(
     rows: &[Rating],
+    ratings: &Ratings,
     times: Option<&[u32]>,
     customer_index: &[u32],
     o: &SplitOptions,
 ) -> Result<Split> {
+    if o.shuffle == Shuffle::Hash {
+        return crate::hash_split::split_rows(rows, ratings, times, customer_index, o);
+    }
     let n = rows.len();
     let mut perm = Permuter::new(o.shuffle, o.seed)?;
     match o.mode {
@@ -219,7 +235,12 @@ pub fn split_rows(
 }
 
 /// The membership of each row in holdout-last mode.
-fn holdout_last(rows: &[Rating], times: &[u32], customer_index: &[u32], holdout_validate: bool) -> Vec<u8> {
+pub(crate) fn holdout_last(
+    rows: &[Rating],
+    times: &[u32],
+    customer_index: &[u32],
+    holdout_validate: bool,
+) -> Vec<u8> {
     let n_customers = customer_index
         .iter()
         .filter(|&&i| i != crate::index::NO_INDEX)
@@ -271,7 +292,7 @@ mod tests {
     #[test]
     fn random_mode_matches_the_plain_split() {
         let r = Ratings::from_triples((0..50).map(|_| ("a", "p", 1)));
-        let s = split_rows(&r.rows, None, &[0], &opts(SplitMode::Random)).unwrap();
+        let s = split_rows(&r.rows, &r, None, &[0], &opts(SplitMode::Random)).unwrap();
         assert_eq!(s, crate::split::split(50, &SplitFractions::default(), 1));
     }
 
@@ -306,7 +327,7 @@ mod tests {
         }
         let r = Ratings::from_triples(triples);
         let index: Vec<u32> = (0..40).collect();
-        let s = split_rows(&r.rows, None, &index, &opts(SplitMode::ByCustomer)).unwrap();
+        let s = split_rows(&r.rows, &r, None, &index, &opts(SplitMode::ByCustomer)).unwrap();
         let customers = |pos: &[u32]| -> std::collections::BTreeSet<u32> {
             pos.iter().map(|&p| r.rows[p as usize].customer()).collect()
         };

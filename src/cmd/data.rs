@@ -3,8 +3,9 @@
 
 use clap::Args;
 use fmprep::label::{LabelKind, LabelOptions};
+use fmprep::model::RatingScale;
 use fmprep::pipeline::Options;
-use fmprep::reader::{ColumnNames, RatingScale, ReadOptions};
+use fmprep::source::{ColumnNames, ReadOptions};
 use fmprep::split_mode::{Shuffle, SplitMode};
 
 /// Input columns and rating scale.
@@ -62,8 +63,10 @@ pub struct DataArgs {
     /// With --split-mode holdout-last: each customer's next latest row goes to validate.
     #[arg(long, env = "FMPREP_HOLDOUT_VALIDATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub holdout_validate: bool,
-    /// Shuffle generator: `fmprep`, or `numpy` to reproduce numpy's RandomState(seed).permutation
-    /// (pandas' sample(frac=1, random_state=seed)) for a migration check.
+    /// Shuffle generator: `fmprep`, `numpy` to reproduce numpy's RandomState(seed).permutation
+    /// (pandas' sample(frac=1, random_state=seed)) for a migration check, or `hash`: rows ordered
+    /// by a keyed hash of (seed, customer_id, product_id), the split the Spark job computes
+    /// (docs/spark.md).
     #[arg(long, env = "FMPREP_SHUFFLE", default_value = "fmprep")]
     pub shuffle: Shuffle,
 }

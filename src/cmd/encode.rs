@@ -41,17 +41,42 @@ pub struct EncodeArgs {
     /// JSON: instances per request body (0 = all in one body). Endpoints take up to 6 MB a request.
     #[arg(long, default_value_t = 0)]
     pub batch: usize,
+    /// The run's customer side table, when it has `customer.COL` features (looked up by id).
+    #[arg(long, value_name = "FILE")]
+    pub customer_features: Option<String>,
+    /// The run's product side table, when it has `product.COL` features.
+    #[arg(long, value_name = "FILE")]
+    pub product_features: Option<String>,
 }
 
 pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
-    let maps = Maps::load(&a.maps).with_context(|| format!("loading maps from {}", a.maps.display()))?;
+    let mut maps = Maps::load(&a.maps).with_context(|| format!("loading maps from {}", a.maps.display()))?;
+    if let Some(f) = maps.features_mut() {
+        f.attach_tables(
+            a.customer_features.as_deref(),
+            a.product_features.as_deref(),
+            (&a.customer_col, &a.product_col),
+            &fmprep::S3Options::default(),
+        )?;
+        ui::info(&format!(
+            "side features: {}",
+            f.layout()
+                .blocks
+                .iter()
+                .skip(2)
+                .map(|b| format!("{} ({} keys from {})", b.name, b.size, b.offset))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     ui::info(&format!(
         "maps: {} customers, {} products, feature_dim {}",
         maps.n_customers(),
         maps.n_products(),
         maps.feature_dim()
     ));
-    let input = fmprep::input::open_input(&a.input).with_context(|| format!("opening input {}", a.input))?;
+    let input = fmprep::source::decompress::open_input(&a.input)
+        .with_context(|| format!("opening input {}", a.input))?;
     let opts = EncodeOptions {
         customer_col: a.customer_col,
         product_col: a.product_col,
@@ -96,6 +121,13 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
             stats.unknown_customers,
             stats.unknown_products,
             first.join(", ")
+        ));
+    }
+    if !stats.side.is_zero() {
+        ui::warn(&format!(
+            "side features: {} unseen categories encoded as __other__, {} left out (no __other__ slot); \
+             {} ids absent from their side table",
+            stats.side.unseen_to_other, stats.side.unseen_omitted, stats.side.side_ids_missing
         ));
     }
     ui::info(&format!(

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use fmprep::explore::{self, SweepGrid};
+use fmprep::model::BadLineLimit;
 use fmprep::plot::{self, PlotFormat};
-use fmprep::reader::{BadLineLimit, ReadOptions};
+use fmprep::source::ReadOptions;
 use fmprep::store::{LocalStore, Store};
 
 use super::data::ColumnArgs;
@@ -37,6 +38,10 @@ pub struct ExploreArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "FMPREP_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Also report candidate feature columns: distinct values, whether all are numbers, the most
+    /// frequent values (e.g. `--cardinality vine,verified_purchase,helpful_votes`).
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub cardinality: Vec<String>,
     #[command(flatten)]
     pub columns: ColumnArgs,
 }
@@ -52,6 +57,14 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
         ..ReadOptions::default()
     };
     a.columns.apply(&mut read);
+    read.extra_columns = a
+        .cardinality
+        .iter()
+        .map(|name| fmprep::features::columns::ExtraColumn {
+            name: name.trim().to_string(),
+            numeric: None,
+        })
+        .collect();
     let pool = fmprep::pipeline::Options {
         threads: a.threads,
         ..Default::default()
@@ -95,25 +108,19 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     Ok(None)
 }
 
-/// Parse the input: Parquet (file or directory) or delimited text, with progress on stderr.
+/// Parse the input (the library decides: Parquet or delimited text), with progress on stderr.
 fn read_input(
     spec: &str,
     read: &ReadOptions,
     pool: &std::sync::Arc<rayon::ThreadPool>,
-) -> anyhow::Result<fmprep::reader::Ratings> {
-    #[cfg(feature = "parquet")]
-    if fmprep::parquet_io::is_parquet(spec) {
-        ui::info(&format!("reading {spec} (Parquet)"));
-        return Ok(fmprep::parquet_io::read_ratings(
-            std::path::Path::new(spec),
-            read,
-        )?);
-    }
-    let input = fmprep::input::open_input(spec).with_context(|| format!("opening input {spec}"))?;
-    ui::info(&format!("reading {} ({:?})", input.name, input.compression));
-    let progress = fmprep::progress::Progress::for_input(&input);
+) -> anyhow::Result<fmprep::model::Ratings> {
+    let location = fmprep::Location::parse(spec)?;
+    let source = fmprep::open_ratings(&location, &fmprep::S3Options::default())
+        .with_context(|| format!("opening input {spec}"))?;
+    ui::info(&format!("reading {} ({})", source.name(), source.kind()));
+    let progress = source.progress();
     let watcher = ui::Watcher::start(std::sync::Arc::clone(&progress));
-    let ratings = fmprep::reader::read_ratings(input, read, pool, Some(&progress));
+    let ratings = source.read(read, pool, Some(&progress));
     drop(watcher);
     Ok(ratings?)
 }

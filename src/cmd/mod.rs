@@ -4,13 +4,15 @@ pub mod config;
 pub mod data;
 pub mod encode;
 pub mod explore;
+pub mod features;
 pub mod inspect;
 pub mod pipeline;
 pub mod synth;
 pub mod ui;
 
 use clap::{Args, Parser, Subcommand};
-use fmprep::reader::{BadLineLimit, ReadOptions};
+use fmprep::model::BadLineLimit;
+use fmprep::source::ReadOptions;
 use fmprep::split::SplitFractions;
 
 const EXIT_CODES: &str = "\

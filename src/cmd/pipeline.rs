@@ -10,7 +10,8 @@ use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for
-    /// stdin. Also a local Parquet file or a directory of Parquet files (partitioned), columns by name.
+    /// stdin. Also a Parquet file or a directory or s3:// prefix of Parquet files (partitioned),
+    /// columns by name.
     pub input: String,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -19,6 +20,8 @@ pub struct RunArgs {
     /// preprocess: format of the split tables, `csv` (the Python pipeline's) or `parquet`.
     #[arg(long, env = "FMPREP_FORMAT", default_value = "csv")]
     pub format: pipeline::TableFormat,
+    #[command(flatten)]
+    pub features: super::features::FeatureArgs,
     #[command(flatten)]
     pub s3: S3Args,
 }
@@ -123,40 +126,35 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         .into());
     }
     opts.tables = a.format;
+    opts.features = a.features.options();
+    opts.side_s3 = a.s3.options();
     opts.validate()?;
-    #[cfg(feature = "parquet")]
-    if fmprep::parquet_io::is_parquet(&a.input) {
-        return run_parquet(&a, mode, opts);
-    }
     let s3 = a.s3.options();
-    // The library's message already names the input.
-    let mut input = fmprep::input::open_input_with(&a.input, &s3)?;
+    // The library decides how to read the input; its messages already name it.
+    let mut source = fmprep::open_ratings(&fmprep::Location::parse(&a.input)?, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     if a.output.dry_run {
-        let columns = fmprep::reader::check_header(&mut input, &opts.read)?;
+        let mut read = opts.read.clone();
+        read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
+        let check = source.check(&read)?;
         store.check(opts.overwrite)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
-            input.name,
+            check.input,
             store.describe()
         ));
-        let line = serde_json::json!({
-            "dry_run": true,
-            "input": input.name,
-            "compression": input.compression,
-            "input_bytes": input.raw_size,
-            "columns": columns,
-            "output": store.describe(),
-        });
+        let mut line = serde_json::to_value(&check)?;
+        line["dry_run"] = true.into();
+        line["output"] = store.describe().into();
         return Ok(Some(line.to_string()));
     }
-    ui::info(&format!("reading {} ({:?})", input.name, input.compression));
-    let progress = fmprep::progress::Progress::for_input(&input);
+    ui::info(&format!("reading {} ({})", source.name(), source.kind()));
+    let progress = source.progress();
     opts.progress = Some(std::sync::Arc::clone(&progress));
     let watcher = ui::Watcher::start(progress);
     let result = match mode {
-        Mode::Run => pipeline::run(input, store.as_ref(), &opts),
-        Mode::Preprocess => pipeline::preprocess(input, store.as_ref(), &opts),
+        Mode::Run => pipeline::run(source, store.as_ref(), &opts),
+        Mode::Preprocess => pipeline::preprocess(source, store.as_ref(), &opts),
     };
     drop(watcher);
     report(&result?)
@@ -201,34 +199,4 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let result = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts);
     drop(watcher);
     report(&result?)
-}
-
-/// `run`/`preprocess` on Parquet input (a file or a directory of files).
-#[cfg(feature = "parquet")]
-fn run_parquet(a: &RunArgs, mode: Mode, opts: Options) -> anyhow::Result<Option<String>> {
-    let path = std::path::PathBuf::from(&a.input);
-    let store = fmprep::store::open_store(&a.output.output)?;
-    let mut read = opts.read.clone();
-    read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
-    if a.output.dry_run {
-        let columns = fmprep::parquet_io::check_columns(&path, &read)?;
-        store.check(opts.overwrite)?;
-        let files = fmprep::parquet_io::list_files(&path)?;
-        let line = serde_json::json!({
-            "dry_run": true,
-            "input": a.input,
-            "format": "parquet",
-            "files": files.len(),
-            "columns": columns,
-            "output": store.describe(),
-        });
-        return Ok(Some(line.to_string()));
-    }
-    ui::info(&format!("reading {} (Parquet)", a.input));
-    let source = pipeline::RatingsSource::Parquet(path);
-    let m = match mode {
-        Mode::Run => pipeline::run(source, store.as_ref(), &opts)?,
-        Mode::Preprocess => pipeline::preprocess(source, store.as_ref(), &opts)?,
-    };
-    report(&m)
 }

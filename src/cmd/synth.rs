@@ -98,9 +98,9 @@ pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
 }
 
 pub fn decompress(a: DecompressArgs) -> anyhow::Result<Option<String>> {
-    let input = fmprep::input::open_input_with(&a.input, &a.s3.options())?;
+    let input = fmprep::source::decompress::open_input_with(&a.input, &a.s3.options())?;
     let stdout = std::io::stdout();
-    let bytes = fmprep::reader::drain(input, stdout.lock())?;
+    let bytes = input.drain(stdout.lock())?;
     ui::info(&format!("{bytes} bytes"));
     Ok(None)
 }

@@ -6,6 +6,8 @@ mod contract;
 mod encode;
 mod errors;
 mod explore;
+mod features;
+mod hash_shuffle;
 mod inspect;
 mod interrupt;
 mod kcore;

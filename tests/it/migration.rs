@@ -164,5 +164,5 @@ fn shuffle_numpy_refuses_seeds_numpy_refuses() {
     let err = w
         .fmprep(&["run", "in.tsv", "-o", "o", "--shuffle", "pandas"])
         .fails(2);
-    assert!(err.contains("use fmprep or numpy"), "{err}");
+    assert!(err.contains("use fmprep, numpy or hash"), "{err}");
 }

@@ -77,7 +77,7 @@ fn preprocess_writes_parquet_tables_that_prepare_reads() {
     assert_eq!(train["bytes"], bytes.len() as u64);
     // The same rows as the CSV edition.
     w.fmprep(&["preprocess", "in.tsv.gz", "-o", "csv"]).ok();
-    let from_parquet = fmprep::parquet_io::read_samples(bytes.into(), "train.parquet").unwrap();
+    let from_parquet = fmprep::preprocessed::parquet::read_samples(bytes.into(), "train.parquet").unwrap();
     let csv = w.read("csv/train/train.csv");
     let from_csv = fmprep::preprocessed::read_csv(&csv[..], b',', "train.csv").unwrap();
     assert_eq!(from_parquet, from_csv);

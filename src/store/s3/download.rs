@@ -1,4 +1,4 @@
-//! Input from S3: [`S3Stream`] (one object as a `Read`), [`S3Source`] (a prefix for `prepare`),
+//! Reading from S3: [`S3Stream`] (one object as a `Read`), [`S3Source`] (a prefix for `prepare`),
 //! and listing for `inspect`.
 //!
 //! An object is read as ranged GETs of `range_size` bytes (the first one smaller, so that
@@ -28,7 +28,6 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 use super::client::{Op, S3Client};
 use super::{parse_object_url, parse_s3_url, S3Url};
 use crate::error::{Error, ErrorKind, Result};
-use crate::input::Input;
 use crate::store::Source;
 
 /// One range of an object, as the segments it arrived in.
@@ -103,13 +102,12 @@ impl S3Client {
         Ok(self.stream(url, meta))
     }
 
-    /// Open `url` as a fmprep input: compression sniffed and gzip decoded as for a local file.
-    pub fn open_input(&self, url: &str) -> Result<Input> {
+    /// Open the object `url` for reading (raw bytes, no decompression) and return its size.
+    pub fn open_object(&self, url: &str) -> Result<(S3Stream, u64)> {
         let u = parse_object_url(url)?;
         let meta = self.head(&u, Op::read(&u))?.ok_or_else(|| not_found(&u))?;
         let size = meta.size;
-        let stream = self.stream(&u, meta);
-        crate::input::open_source(u.to_string(), Box::new(stream), Some(size))
+        Ok((self.stream(&u, meta), size))
     }
 
     fn stream(&self, url: &S3Url, meta: ObjectMeta) -> S3Stream {

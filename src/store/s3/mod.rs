@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`S3Client`] | `client.rs` | SDK configuration (credential/region chain, endpoint, path style, retries), the runtime, SDK errors → one-line [`Error`]s |
 //! | [`S3Store`] | `upload.rs` | output: single PUT for small objects, concurrent multipart upload for large ones |
-//! | [`S3Source`], [`open_s3_input`] | `download.rs` | input: concurrent ranged GETs reassembled in order |
+//! | [`S3Source`], [`open_s3_object`] | `download.rs` | input: concurrent ranged GETs reassembled in order |
 //!
 //! Invariants the rest of fmprep relies on:
 //! - **Bounded memory** whatever the object size: an upload holds at most `concurrency` parts in
@@ -23,8 +23,6 @@
 //! - Every failure is an [`ErrorKind::Remote`] error (exit code 5) whose one-line message names the
 //!   bucket/key and the likely fix, and never contains credentials; a malformed URL is
 //!   [`ErrorKind::Usage`] (exit code 2).
-
-use std::fmt;
 
 #[cfg(doc)]
 use crate::error::ErrorKind;
@@ -43,6 +41,9 @@ pub use client::S3Client;
 pub use download::{S3Source, S3Stream};
 #[cfg(feature = "s3")]
 pub use upload::S3Store;
+
+// The URL syntax lives with the location type, below every module that reads or writes.
+pub use crate::location::{is_s3_url, parse_object_url, parse_s3_url, S3Url};
 
 /// S3's smallest multipart part (except the last one).
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -123,103 +124,6 @@ impl S3Options {
     }
 }
 
-/// Whether `spec` is meant as an S3 URL (`s3://…`, also the Hadoop spellings `s3a://`/`s3n://`
-/// and near misses like `s3:/…`, so a typo is reported as a bad URL rather than a missing file).
-pub fn is_s3_url(spec: &str) -> bool {
-    let lower = spec.get(..4).unwrap_or(spec).to_ascii_lowercase();
-    lower.starts_with("s3:") || lower.starts_with("s3a:") || lower.starts_with("s3n:")
-}
-
-/// A parsed `s3://bucket/key` URL. The key may be empty (the bucket root) or a prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Url {
-    /// The bucket name.
-    pub bucket: String,
-    /// The object key or key prefix, without the leading `/`; taken verbatim (no
-    /// percent-decoding), as the AWS CLI does.
-    pub key: String,
-}
-
-impl fmt::Display for S3Url {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.key)
-    }
-}
-
-impl S3Url {
-    /// The URL of `rel` under this URL taken as a prefix (`s3://b/out` + `x` = `s3://b/out/x`).
-    pub fn join(&self, rel: &str) -> S3Url {
-        S3Url {
-            bucket: self.bucket.clone(),
-            key: format!("{}{rel}", self.prefix()),
-        }
-    }
-
-    /// The key taken as a prefix: empty, or ending with `/`.
-    pub fn prefix(&self) -> String {
-        let k = self.key.trim_end_matches('/');
-        if k.is_empty() {
-            String::new()
-        } else {
-            format!("{k}/")
-        }
-    }
-
-    /// The URL as a location name: without a trailing `/` (`s3://b/out`, `s3://b`).
-    pub fn location(&self) -> String {
-        let k = self.key.trim_end_matches('/');
-        if k.is_empty() {
-            format!("s3://{}", self.bucket)
-        } else {
-            format!("s3://{}/{k}", self.bucket)
-        }
-    }
-}
-
-/// Parse `s3://bucket/key`. The error is a usage error (exit code 2) that shows the expected form.
-pub fn parse_s3_url(url: &str) -> Result<S3Url> {
-    let bad = |why: &str| {
-        Error::usage(format!(
-            "malformed S3 URL {url:?}: {why}; expected s3://bucket/key (or s3://bucket/prefix/ for outputs)"
-        ))
-    };
-    let Some(rest) = url.strip_prefix("s3://") else {
-        return Err(bad("it must start with s3://"));
-    };
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(bad("the bucket name is missing"));
-    }
-    // S3 bucket names are 3-63 of [a-z0-9.-]; legacy us-east-1 buckets may also hold capitals and
-    // `_` and be up to 255 long, so accept those rather than reject a bucket that exists.
-    if bucket.len() > 255
-        || !bucket
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-    {
-        return Err(bad(&format!("{bucket:?} is not a valid bucket name")));
-    }
-    if key.starts_with('/') {
-        return Err(bad("the key starts with `/` (two slashes after the bucket)"));
-    }
-    Ok(S3Url {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-    })
-}
-
-/// Parse `url` and require it to name an object (a non-empty key not ending in `/`).
-pub fn parse_object_url(url: &str) -> Result<S3Url> {
-    let u = parse_s3_url(url)?;
-    if u.key.is_empty() || u.key.ends_with('/') {
-        return Err(Error::usage(format!(
-            "{url} names a bucket or prefix, not an object; give the object's key, e.g. s3://{}/reviews.tsv.gz",
-            u.bucket
-        )));
-    }
-    Ok(u)
-}
-
 /// Parse a byte size: a number with an optional binary unit (`16MiB`, `16M`, `16MB`, `512k`,
 /// `1GiB`); units are powers of 1024 whichever spelling is used.
 pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
@@ -291,26 +195,18 @@ pub(crate) fn not_built(spec: &str, _opts: &S3Options) -> Error {
     ))
 }
 
-/// Open an `s3://bucket/key` input: its compression is sniffed and gzip decoded as for local
-/// files; the raw bytes arrive as concurrent ranged GETs (see [`S3Options`]).
-pub fn open_s3_input(url: &str, opts: &S3Options) -> Result<crate::input::Input> {
-    #[cfg(feature = "s3")]
-    {
-        S3Client::shared(opts)?.open_input(url)
-    }
-    #[cfg(not(feature = "s3"))]
-    {
-        Err(not_built(url, opts))
-    }
+/// Open one object's raw bytes (no decompression), e.g. a RecordIO file for `inspect`; the bytes
+/// arrive as concurrent ranged GETs (see [`S3Options`]).
+pub fn open_s3_object(url: &str, opts: &S3Options) -> Result<Box<dyn std::io::Read + Send>> {
+    open_s3_object_sized(url, opts).map(|(raw, _)| raw)
 }
 
-/// Open one object's raw bytes (no decompression), e.g. a RecordIO file for `inspect`.
-pub fn open_s3_object(url: &str, opts: &S3Options) -> Result<Box<dyn std::io::Read + Send>> {
+/// [`open_s3_object`], also returning the object's size.
+pub fn open_s3_object_sized(url: &str, opts: &S3Options) -> Result<(Box<dyn std::io::Read + Send>, u64)> {
     #[cfg(feature = "s3")]
     {
-        let client = S3Client::shared(opts)?;
-        let u = parse_object_url(url)?;
-        Ok(Box::new(client.open_stream(&u)?))
+        let (stream, size) = S3Client::shared(opts)?.open_object(url)?;
+        Ok((Box::new(stream), size))
     }
     #[cfg(not(feature = "s3"))]
     {
@@ -336,42 +232,6 @@ pub fn list_s3_recordio(url: &str, opts: &S3Options) -> Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    #[test]
-    fn urls_parse_and_join() {
-        let u = parse_s3_url("s3://my-bucket/out/run1").unwrap();
-        assert_eq!(u.bucket, "my-bucket");
-        assert_eq!(u.key, "out/run1");
-        assert_eq!(
-            u.join("train/train.protobuf").to_string(),
-            "s3://my-bucket/out/run1/train/train.protobuf"
-        );
-        assert_eq!(parse_s3_url("s3://b/out/").unwrap().location(), "s3://b/out");
-        let root = parse_s3_url("s3://b").unwrap();
-        assert_eq!(root.join("manifest.json").key, "manifest.json");
-        assert_eq!(root.location(), "s3://b");
-        assert_eq!(parse_s3_url("s3://b/").unwrap().prefix(), "");
-    }
-
-    #[test]
-    fn malformed_urls_are_usage_errors() {
-        for bad in [
-            "s3:/b/k",
-            "s3://",
-            "s3:///key",
-            "s3://bad bucket/k",
-            "s3://b//k",
-            "s3a://b/k",
-        ] {
-            let e = parse_s3_url(bad).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Usage, "{bad}");
-            assert!(e.message().contains("expected s3://bucket/key"), "{e}");
-        }
-        assert_eq!(parse_object_url("s3://b/").unwrap_err().kind(), ErrorKind::Usage);
-        assert_eq!(parse_object_url("s3://b").unwrap_err().kind(), ErrorKind::Usage);
-        assert!(is_s3_url("S3://b/k") && is_s3_url("s3:/b") && is_s3_url("s3a://b/k"));
-        assert!(!is_s3_url("data/s3.tsv") && !is_s3_url("-"));
-    }
 
     #[test]
     fn sizes_parse_in_binary_units() {

@@ -1,4 +1,5 @@
-//! Opening an input: a local file, `-` for stdin, or an `s3://` object (through [`crate::store::s3`]).
+//! Byte streams of an input: a local file, `-` for stdin, or an `s3://` object (its raw bytes from
+//! the S3 store), decompressed.
 //!
 //! Compression is detected from the first bytes, never from the name: gzip (one or several
 //! members) is decoded in-process as a stream; other compressions are refused with a clear message
@@ -7,9 +8,12 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::location::Location;
+use crate::progress::Progress;
 use crate::store::S3Options;
 
 /// Buffer size between the raw source and the decompressor.
@@ -26,7 +30,46 @@ pub struct Input {
     /// The compression detected.
     pub compression: Compression,
     /// Raw bytes consumed so far (for progress reporting).
-    pub raw_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub raw_read: Arc<AtomicU64>,
+}
+
+impl Input {
+    /// New progress counters that follow the raw bytes consumed from this input.
+    pub fn progress(&self) -> Arc<Progress> {
+        Progress::following(Arc::clone(&self.raw_read), self.raw_size)
+    }
+
+    /// Copy the decompressed bytes to the end into `sink` in large blocks and return their count
+    /// (`fmprep decompress`, and the decompress-only benchmark).
+    pub fn drain(mut self, mut sink: impl std::io::Write) -> Result<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(&self.name, self.compression, e)),
+            };
+            total += n as u64;
+            sink.write_all(&buf[..n])
+                .map_err(|e| Error::io("cannot write", "stdout", e))?;
+        }
+    }
+}
+
+/// A reader that counts the bytes passing through it into a shared counter.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Compression formats recognised by their magic bytes.
@@ -71,31 +114,46 @@ pub fn open_input(spec: &str) -> Result<Input> {
 
 /// Open `spec` for reading as [`open_input`] does, S3 objects with `opts`.
 pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
-    if spec == "-" {
-        // A pipe whose writer sends nothing would block the read forever, signals or not.
-        let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
-            .map_err(|e| Error::io("cannot read input", "stdin", e))?;
-        return open_source("stdin".to_string(), Box::new(stdin), None);
-    }
-    if crate::store::s3::is_s3_url(spec) {
-        return crate::store::s3::open_s3_input(spec, opts);
-    }
-    let path = Path::new(spec);
+    open_location(&Location::parse(spec)?, opts)
+}
+
+/// Open the input at `location` (an S3 object with `opts`), decompressed.
+pub fn open_location(location: &Location, opts: &S3Options) -> Result<Input> {
+    let path = match location {
+        Location::Stdin => {
+            // A pipe whose writer sends nothing would block the read forever, signals or not.
+            let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
+                .map_err(|e| Error::io("cannot read input", "stdin", e))?;
+            return open_source("stdin".to_string(), Box::new(stdin), None);
+        }
+        Location::S3(u) => {
+            let url = u.to_string();
+            let (raw, size) = crate::store::s3::open_s3_object_sized(&url, opts)?;
+            return open_source(url, raw, Some(size));
+        }
+        Location::Local(path) => path,
+    };
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot open input", path, e))?;
     if meta.is_dir() {
         return Err(Error::new(
             ErrorKind::Io,
-            format!("cannot open input {spec}: it is a directory; give the reviews file itself"),
+            format!(
+                "cannot open input {}: it is a directory; give the reviews file itself",
+                path.display()
+            ),
         ));
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open input", path, e))?;
-    open_source(spec.to_string(), Box::new(file), Some(meta.len()))
+    open_source(path.display().to_string(), Box::new(file), Some(meta.len()))
 }
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
 pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64>) -> Result<Input> {
-    let raw_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let raw = crate::progress::CountingReader::new(raw, std::sync::Arc::clone(&raw_read));
+    let raw_read = Arc::new(AtomicU64::new(0));
+    let raw = CountingReader {
+        inner: raw,
+        count: Arc::clone(&raw_read),
+    };
     let mut buffered = BufReader::with_capacity(RAW_BUFFER, raw);
     let head = buffered
         .fill_buf()

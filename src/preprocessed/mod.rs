@@ -1,12 +1,16 @@
 //! The intermediate layout written by `preprocess` and read by `prepare`: the Python pipeline's
 //! CSVs `train/train.csv`, `validate/validate.csv`, `test/test.csv` with the header
-//! `customer,product,star_rating`, one rating per line as (customer index, product index, stars).
+//! `customer,product,star_rating`, one rating per line as (customer index, product index, stars),
+//! or the same tables as Parquet ([`parquet`], `preprocess --format parquet`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 
 use crate::encode::Sample;
 use crate::error::{Error, Result};
 use crate::index::Dims;
+
+#[cfg(feature = "parquet")]
+pub mod parquet;
 
 /// The CSV header line.
 pub const HEADER: &str = "customer,product,star_rating";

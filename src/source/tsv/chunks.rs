@@ -1,0 +1,280 @@
+//! Reading a decompressed stream as chunks of whole lines: the header line first, then chunks
+//! that end on a line boundary (a partial last line is carried into the next chunk), lines over
+//! the limit skipped without being buffered whole, and the reader thread that hands chunks to
+//! parse jobs on the rayon pool through a fixed pool of buffers (memory stays bounded: the thread
+//! blocks when every buffer is in flight).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use memchr::memrchr;
+
+use super::header::Layout;
+use super::scan::{parse_chunk, ParsedChunk, ParsedRow};
+use crate::error::{Error, Result};
+use crate::source::decompress::{read_error, Compression};
+use crate::source::ReadOptions;
+
+/// Messages from the reader thread and parse jobs to the merging thread.
+pub(super) enum Msg {
+    Parsed(u64, ParsedChunk),
+    /// A line over the length limit was skipped at this position in the chunk sequence.
+    LongLine(u64, Vec<u8>),
+    /// Reading failed after the chunks before this position.
+    ReadFailed(u64, std::io::Error),
+    /// A parse job failed unexpectedly (a bug): the run stops instead of waiting for its chunk.
+    Failed(Error),
+    End(u64),
+}
+
+/// Reads chunks that end on line boundaries, with a bounded buffer pool.
+pub(super) struct ChunkReader {
+    /// The decompressed stream.
+    pub reader: Box<dyn Read + Send>,
+    /// The input's name, for messages.
+    pub name: String,
+    /// How the input was compressed (decides how read errors are worded).
+    pub compression: Compression,
+    pub carry: Vec<u8>,
+    pub eof: bool,
+    bytes: u64,
+    /// A read error held back while the complete lines read before it are handed out, so that
+    /// the error can be reported with the number of the last good line.
+    pub failed: Option<std::io::Error>,
+}
+
+pub(super) enum Next {
+    Chunk(Vec<u8>),
+    LongLine(Vec<u8>),
+    Done,
+}
+
+impl ChunkReader {
+    /// Read up to `want` more bytes into `buf`. Errors are returned raw: the merging thread knows
+    /// the line number to report them with.
+    pub fn read_some(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+        let old = buf.len();
+        buf.resize(old + want, 0);
+        // Fill all of `want`: a pipe hands out 64 KiB per read, and zeroing `want` bytes for each
+        // of those would cost more than the data.
+        let mut filled = old;
+        let result = loop {
+            if filled == buf.len() {
+                break Ok(());
+            }
+            match self.reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break Ok(());
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                // What was read before the error stays in `buf`.
+                Err(e) => break Err(e),
+            }
+        };
+        buf.truncate(filled);
+        self.bytes += (filled - old) as u64;
+        result.map(|()| filled - old)
+    }
+
+    /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
+    pub fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> std::io::Result<Next> {
+        if buf.capacity() > 2 * chunk_bytes {
+            // A long line grew this buffer; do not keep the memory around.
+            buf = Vec::with_capacity(chunk_bytes + (64 << 10));
+        }
+        buf.clear();
+        buf.append(&mut self.carry);
+        if let Some(e) = self.failed.take() {
+            return self.fail_after_whole_lines(buf, e);
+        }
+        loop {
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
+            if !self.eof && buf.len() < chunk_bytes {
+                let want = (chunk_bytes - buf.len()).max(64 << 10);
+                if let Err(e) = self.read_some(&mut buf, want) {
+                    return self.fail_after_whole_lines(buf, e);
+                }
+                continue;
+            }
+            if self.eof {
+                return Ok(if buf.is_empty() {
+                    Next::Done
+                } else {
+                    Next::Chunk(buf)
+                });
+            }
+            if let Some(i) = memrchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                buf.truncate(i + 1);
+                return Ok(Next::Chunk(buf));
+            }
+            // One line fills the whole buffer: past the limit, skip it without buffering it whole.
+            if buf.len() > max_line {
+                self.skip_to_newline(&mut buf)?;
+                return Ok(Next::LongLine(buf));
+            }
+            let grow = buf.len().max(64 << 10);
+            if let Err(e) = self.read_some(&mut buf, grow) {
+                return self.fail_after_whole_lines(buf, e);
+            }
+        }
+    }
+
+    /// On a read error, hand out the complete lines of `buf` first and the error on the next call.
+    fn fail_after_whole_lines(&mut self, mut buf: Vec<u8>, e: std::io::Error) -> std::io::Result<Next> {
+        match memrchr(b'\n', &buf) {
+            Some(i) if !crate::interrupt::requested() => {
+                buf.truncate(i + 1);
+                self.carry.clear();
+                self.failed = Some(e);
+                Ok(Next::Chunk(buf))
+            }
+            _ => Err(e),
+        }
+    }
+
+    fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        loop {
+            if crate::interrupt::requested() {
+                return Err(crate::interrupt::io_error());
+            }
+            buf.clear();
+            self.read_some(buf, 1 << 20)?;
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                return Ok(());
+            }
+            if self.eof {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl ChunkReader {
+    /// A reader over `reader`, the decompressed stream of the input `name`.
+    pub fn new(reader: Box<dyn Read + Send>, name: String, compression: Compression) -> Self {
+        ChunkReader {
+            reader,
+            name,
+            compression,
+            carry: Vec::new(),
+            eof: false,
+            bytes: 0,
+            failed: None,
+        }
+    }
+
+    /// Read the header: the bytes up to the first newline (bounded by `max_line`), the rest of
+    /// what was read carried into the first chunk.
+    pub fn header_line(&mut self, max_line: usize) -> Result<Vec<u8>> {
+        let mut head = Vec::new();
+        let header_end = loop {
+            if let Some(i) = memchr::memchr(b'\n', &head) {
+                break i;
+            }
+            if self.eof {
+                break head.len();
+            }
+            if head.len() > max_line {
+                return Err(Error::bad_input(format!(
+                    "{}: line 1 (the header) is longer than {max_line} bytes; this is not a reviews TSV",
+                    self.name
+                )));
+            }
+            if let Err(e) = self.read_some(&mut head, 64 << 10) {
+                // Complete lines before the error are parsed first, so that the error can name the
+                // last good line.
+                match memchr::memchr(b'\n', &head) {
+                    Some(i) if !crate::interrupt::requested() => {
+                        self.failed = Some(e);
+                        break i;
+                    }
+                    _ => return Err(read_error(&self.name, self.compression, e)),
+                }
+            }
+        };
+        if head.is_empty() {
+            return Err(Error::bad_input(format!(
+                "{}: the input is empty; expected a header line and review rows",
+                self.name
+            )));
+        }
+        if header_end < head.len() {
+            self.carry.extend_from_slice(&head[header_end + 1..]);
+        }
+        head.truncate(header_end);
+        Ok(head)
+    }
+}
+
+/// Row vectors handed back by the merger for reuse, so parse jobs do not allocate (and fault in)
+/// fresh memory for every chunk.
+pub(super) type SpareRows = Arc<std::sync::Mutex<Vec<Vec<ParsedRow>>>>;
+
+pub(super) fn spawn_reader(
+    mut reader: ChunkReader,
+    free_rx: Receiver<Vec<u8>>,
+    spare: SpareRows,
+    msg_tx: Sender<Msg>,
+    pool: Arc<rayon::ThreadPool>,
+    layout: Arc<Layout>,
+    opts: ReadOptions,
+) {
+    std::thread::Builder::new()
+        .name("fmprep-reader".into())
+        .spawn(move || {
+            let mut seq = 0u64;
+            loop {
+                // All buffers in flight: wait. A closed channel means the merger gave up.
+                let Ok(buf) = free_rx.recv() else { return };
+                match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
+                    Ok(Next::Chunk(data)) => {
+                        let (tx, layout, spare_rows) =
+                            (msg_tx.clone(), Arc::clone(&layout), Arc::clone(&spare));
+                        let (delimiter, max_line, keep) =
+                            (opts.delimiter, opts.max_line_bytes, opts.bad_line_examples);
+                        let this = seq;
+                        pool.spawn_fifo(move || {
+                            let rows = spare_rows
+                                .lock()
+                                .map(|mut v| v.pop())
+                                .ok()
+                                .flatten()
+                                .unwrap_or_default();
+                            // A panic in a spawned job would abort the process (rayon's default),
+                            // or, with a handler, leave the merger waiting for this chunk forever.
+                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                parse_chunk(data, rows, &layout, delimiter, max_line, keep)
+                            }));
+                            let _ = tx.send(match parsed {
+                                Ok(parsed) => Msg::Parsed(this, parsed),
+                                Err(_) => Msg::Failed(Error::new(
+                                    crate::ErrorKind::Internal,
+                                    "a parse job failed unexpectedly (a bug); please report it",
+                                )),
+                            });
+                        });
+                    }
+                    Ok(Next::LongLine(buf)) => {
+                        let _ = msg_tx.send(Msg::LongLine(seq, buf));
+                    }
+                    Ok(Next::Done) => {
+                        let _ = msg_tx.send(Msg::End(seq));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = msg_tx.send(Msg::ReadFailed(seq, e));
+                        return;
+                    }
+                }
+                seq += 1;
+            }
+        })
+        .expect("spawning the reader thread");
+}
