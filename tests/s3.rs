@@ -6,6 +6,8 @@
 #[path = "support/s3_server.rs"]
 mod s3_server;
 
+#[path = "s3/container_credentials.rs"]
+mod container_credentials;
 #[path = "s3/inputs.rs"]
 mod inputs;
 
