@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test: Rust (unit, integration, doc, S3 against an in-process
-# server) and the Python Airflow package against the real binary.
+# server), the Python Airflow package against the real binary, and the container image (built
+# and run as a SageMaker Processing job; skipped loudly without docker unless
+# FMPREP_REQUIRE_DOCKER=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +24,6 @@ if [ -d python ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check pytest ./python
   FMPREP_BIN="$target_dir/debug/fmprep" "$venv/bin/python" -m pytest python/tests -q
 fi
+
+echo "== container: the image, run as a SageMaker Processing job"
+bash scripts/container_test.sh

@@ -22,8 +22,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::features::maps::{FeatureMaps, SideCounts};
+use crate::location::Location;
 use crate::proto;
 use crate::recordio;
+use crate::store::S3Options;
 
 /// The index maps of a finished run.
 #[derive(Debug, Default)]
@@ -37,26 +39,74 @@ pub struct Maps {
 impl Maps {
     /// Load `customers.tsv` and `products.tsv` from `dir/maps/` (a run's output) or `dir/` itself.
     pub fn load(dir: &std::path::Path) -> Result<Maps> {
-        let maps_dir = if dir.join("maps/customers.tsv").is_file() {
-            dir.join("maps")
-        } else {
-            dir.to_path_buf()
+        Maps::open(&Location::Local(dir.to_path_buf()), &S3Options::default())
+    }
+
+    /// Load the maps from `location/maps/` (a run's output) or `location/` itself: a local
+    /// directory or an `s3://` prefix (reached with `s3`).
+    pub fn open(location: &Location, s3: &S3Options) -> Result<Maps> {
+        let dir = crate::source::open_dir(location, s3)?;
+        let (base, first) = match dir.open("maps/customers.tsv")? {
+            Some(r) => ("maps/", Some(r)),
+            None => ("", None),
         };
-        let read = |name: &str, id_col: &str| -> Result<HashMap<String, u32>> {
-            let path = maps_dir.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read map", &path, e))?;
-            parse_map(&text, id_col, &path.display().to_string())
+        let read = |name: &str,
+                    id_col: &str,
+                    opened: Option<Box<dyn Read + Send>>|
+         -> Result<HashMap<String, u32>> {
+            let rel = format!("{base}{name}");
+            let where_ = format!("{}/{rel}", dir.describe());
+            let mut r = match opened {
+                Some(r) => r,
+                None => dir.open(&rel)?.ok_or_else(|| {
+                    Error::new(
+                        dir.missing_kind(),
+                        format!(
+                            "cannot read map {where_}: not found; give the output of `fmprep run` or `fmprep \
+                             preprocess` (or its maps/ folder)"
+                        ),
+                    )
+                })?,
+            };
+            let mut text = String::new();
+            r.read_to_string(&mut text)
+                .map_err(|e| Error::io("cannot read map", &where_, e))?;
+            parse_map(&text, id_col, &where_)
         };
-        // The manifest and maps/features/ sit in the run directory, above maps/.
-        let run_dir = if maps_dir == dir {
-            dir.parent().unwrap_or(dir)
-        } else {
-            dir
+        let customers = read("customers.tsv", "customer_id", first)?;
+        let products = read("products.tsv", "product_id", None)?;
+        let features = match location {
+            // The manifest and maps/features/ sit in the run directory, above maps/.
+            Location::Local(p) => {
+                let run_dir = if base.is_empty() {
+                    p.parent().unwrap_or(p)
+                } else {
+                    p
+                };
+                FeatureMaps::load(run_dir)?
+            }
+            _ => {
+                // Side-feature maps are read from local runs only: refuse rather than encode
+                // records without the features the model was trained with.
+                if let Some(mut m) = dir.open(crate::store::MANIFEST)? {
+                    let mut bytes = Vec::new();
+                    let name = format!("{}/{}", dir.describe(), crate::store::MANIFEST);
+                    m.read_to_end(&mut bytes)
+                        .map_err(|e| Error::io("cannot read", &name, e))?;
+                    if crate::features::maps::layout_of_manifest(&bytes, &name)?.is_some() {
+                        return Err(Error::usage(format!(
+                            "{name}: the run has side features, whose maps encode reads from a local copy \
+                             only; copy the run directory (e.g. `aws s3 cp --recursive`) and pass its path"
+                        )));
+                    }
+                }
+                None
+            }
         };
         Ok(Maps {
-            customers: read("customers.tsv", "customer_id")?,
-            products: read("products.tsv", "product_id")?,
-            features: FeatureMaps::load(run_dir)?,
+            customers,
+            products,
+            features,
         })
     }
 

@@ -6,7 +6,9 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::location::Location;
 use crate::recordio::{FmRecord, RecordReader};
+use crate::store::S3Options;
 
 /// What one file (or a set of files) holds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -96,6 +98,20 @@ pub fn summarize(input: impl BufRead, name: &str, mut each: impl FnMut(&RecordJs
         }
     }
     s
+}
+
+/// The RecordIO files at `location`: for a local path as [`list_files`] finds them; for an
+/// `s3://` URL the object itself when it exists, otherwise every `*.protobuf`, `*.recordio` or
+/// `*.pbr` object under it taken as a prefix, in natural order.
+pub fn list_locations(location: &Location, s3: &S3Options) -> Result<Vec<Location>> {
+    match location {
+        Location::Stdin => Ok(vec![Location::Stdin]),
+        Location::Local(p) => Ok(list_files(p)?.into_iter().map(Location::Local).collect()),
+        Location::S3(u) => crate::store::s3::list_s3_recordio(&u.to_string(), s3)?
+            .iter()
+            .map(|url| Location::parse(url))
+            .collect(),
+    }
 }
 
 /// The RecordIO files at `path`: the file itself, or the `*.protobuf`/`*.recordio` files under a

@@ -6,6 +6,11 @@
 #[path = "support/s3_server.rs"]
 mod s3_server;
 
+#[path = "s3/container_credentials.rs"]
+mod container_credentials;
+#[path = "s3/inputs.rs"]
+mod inputs;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

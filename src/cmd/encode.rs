@@ -1,7 +1,7 @@
 //! `fmprep encode`: (customer_id, product_id) pairs → inference records, with a run's maps.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
@@ -15,9 +15,10 @@ pub struct EncodeArgs {
     /// CSV or TSV of pairs with a header line (`-` = stdin; gzip detected).
     #[arg(default_value = "-")]
     pub input: String,
-    /// The output directory of `fmprep run`/`preprocess` (or its maps/ folder).
+    /// The output directory of `fmprep run`/`preprocess` (or its maps/ folder), local or
+    /// s3://bucket/prefix.
     #[arg(long, env = "FMPREP_MAPS")]
-    pub maps: PathBuf,
+    pub maps: String,
     /// Output file; `-` writes to stdout (then no JSON summary is printed).
     #[arg(short, long, default_value = "-")]
     pub output: String,
@@ -50,7 +51,8 @@ pub struct EncodeArgs {
 }
 
 pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
-    let mut maps = Maps::load(&a.maps).with_context(|| format!("loading maps from {}", a.maps.display()))?;
+    let mut maps = Maps::open(&fmprep::Location::parse(&a.maps)?, &fmprep::S3Options::default())
+        .with_context(|| format!("loading maps from {}", a.maps))?;
     if let Some(f) = maps.features_mut() {
         f.attach_tables(
             a.customer_features.as_deref(),

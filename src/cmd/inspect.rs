@@ -1,11 +1,11 @@
 //! `fmprep inspect`: decode RecordIO-protobuf files, local or on S3.
 
-use std::io::{BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
 
 use clap::Args;
-use fmprep::inspect::{list_files, summarize, Summary};
-use fmprep::store::s3;
+use fmprep::inspect::{list_locations, summarize, Summary};
+use fmprep::Location;
 
 use super::{ui, S3Args};
 
@@ -27,34 +27,23 @@ pub struct InspectArgs {
     pub s3: S3Args,
 }
 
-/// A file to decode: a local path or an S3 URL.
-enum Target {
-    Local(PathBuf),
-    S3(String),
-}
-
 pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     let s3opts = a.s3.options();
     let mut files = Vec::new();
     for p in &a.paths {
-        if s3::is_s3_url(p) {
-            files.extend(s3::list_s3_recordio(p, &s3opts)?.into_iter().map(Target::S3));
-        } else {
-            files.extend(list_files(Path::new(p))?.into_iter().map(Target::Local));
-        }
+        files.extend(list_locations(&Location::parse(p)?, &s3opts)?);
     }
     // The run's feature blocks, when it had side features.
     let layout = match &a.layout {
         Some(d) => fmprep::features::maps::read_layout(d)?,
         None => files
             .iter()
-            .find_map(|f| match f {
-                Target::Local(p) => p
+            .find_map(|f| {
+                f.local_path()?
                     .ancestors()
                     .skip(1)
                     .take(2)
-                    .find(|d| d.join("manifest.json").is_file()),
-                Target::S3(_) => None,
+                    .find(|d| d.join("manifest.json").is_file())
             })
             .map(fmprep::features::maps::read_layout)
             .transpose()?
@@ -66,13 +55,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     // Held back until every file decoded: on failure stdout stays empty, as for every command.
     let mut head = Vec::new();
     for f in &files {
-        let (name, reader): (String, Box<dyn Read + Send>) = match f {
-            Target::Local(f) => (
-                f.display().to_string(),
-                Box::new(std::fs::File::open(f).map_err(|e| fmprep::Error::io("cannot open", f, e))?),
-            ),
-            Target::S3(url) => (url.clone(), s3::open_s3_object(url, &s3opts)?),
-        };
+        let (name, reader) = fmprep::source::open_raw(f, &s3opts)?;
         let s = summarize(BufReader::with_capacity(1 << 20, reader), &name, |rec| {
             let blocks: Option<Vec<&str>> = layout.as_ref().map(|l| {
                 rec.keys

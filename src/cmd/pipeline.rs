@@ -164,7 +164,7 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let mut opts = options(&a.output, None);
     opts.validate()?;
     let s3 = a.s3.options();
-    let source = fmprep::store::open_source_with(&a.input, &s3)?;
+    let source = fmprep::source::open_dir(&fmprep::Location::parse(&a.input)?, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     let popts = PrepareOptions {
         delimiter: Some(a.delimiter),

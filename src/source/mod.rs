@@ -147,6 +147,32 @@ impl RatingsSource {
     }
 }
 
+/// Open the directory (or `s3://` prefix) at `location` for reading files by relative path: a
+/// preprocess output for `prepare`, a run's maps for `encode`. Stdin has no files under it.
+pub fn open_dir(location: &Location, s3: &S3Options) -> Result<Box<dyn crate::store::Source>> {
+    match location {
+        Location::Stdin => Err(crate::Error::usage(
+            "`-` (stdin) names a stream, not a directory; give a directory or s3://bucket/prefix",
+        )),
+        Location::Local(p) => Ok(Box::new(crate::store::LocalSource::new(p))),
+        Location::S3(u) => crate::store::open_source_with(&u.to_string(), s3),
+    }
+}
+
+/// Open the file at `location` as raw bytes (no decompression), e.g. a RecordIO file for
+/// `inspect`; returns its name for messages and the stream.
+pub fn open_raw(location: &Location, s3: &S3Options) -> Result<(String, Box<dyn std::io::Read + Send>)> {
+    let name = location.name();
+    let raw: Box<dyn std::io::Read + Send> = match location {
+        Location::Stdin => Box::new(std::io::stdin()),
+        Location::Local(p) => {
+            Box::new(std::fs::File::open(p).map_err(|e| crate::Error::io("cannot open", p, e))?)
+        }
+        Location::S3(u) => crate::store::s3::open_s3_object(&u.to_string(), s3)?,
+    };
+    Ok((name, raw))
+}
+
 /// Open the ratings at `location`, deciding how to read them: Parquet when the location is a
 /// `.parquet` file (or starts with the `PAR1` magic, locally), a directory or `s3://` prefix
 /// holding `.parquet` files, or an `s3://` key with `.parquet` objects under it; delimited text

@@ -1,6 +1,7 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
 mod columns;
+mod container;
 mod contract;
 mod encode;
 mod errors;

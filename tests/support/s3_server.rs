@@ -93,6 +93,8 @@ pub struct Logged {
     pub crc32c: Option<&'static str>,
     pub status: u16,
     pub injected: bool,
+    /// The session token the request was signed with (x-amz-security-token), if any.
+    pub session_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -392,6 +394,9 @@ async fn handle(
     } else {
         None
     };
+    let session_token = Some(header("x-amz-security-token"))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
     let target = format!("{path}?{query}");
     let action = {
         let mut st = state.lock().unwrap();
@@ -489,6 +494,7 @@ async fn handle(
         crc32c,
         status: resp.status().as_u16(),
         injected,
+        session_token,
     });
     Ok(resp)
 }
