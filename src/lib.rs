@@ -19,7 +19,7 @@
 //! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
-//! | output | [`store`], [`shards`] (`--train-shards`) | files, [`manifest`] last |
+//! | output | [`outputs`] (checked first), [`store`], [`shards`] (`--train-shards`) | files, [`manifest`] last, stale files removed |
 //!
 //! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands. Beside
 //! the pipeline: [`explore`] and [`plot`] (the `explore` command's statistics and pictures) and
@@ -62,6 +62,7 @@ pub mod location;
 pub mod manifest;
 pub mod model;
 pub mod numpy_rng;
+pub mod outputs;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocessed;

@@ -13,6 +13,7 @@ mod interrupt;
 mod kcore;
 mod labels;
 mod migration;
+mod outputs;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pinned;

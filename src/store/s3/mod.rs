@@ -10,6 +10,7 @@
 //! | [`S3Client`] | `client.rs` | SDK configuration (credential/region chain, endpoint, path style, retries), the runtime, SDK errors → one-line [`Error`]s |
 //! | [`S3Store`] | `upload.rs` | output: single PUT for small objects, concurrent multipart upload for large ones |
 //! | [`S3Source`], [`open_s3_object`] | `download.rs` | input: concurrent ranged GETs reassembled in order |
+//! | | `housekeeping.rs` | manifest reads, deletes, the write probe, orphaned multipart uploads |
 //!
 //! Invariants the rest of fmprep relies on:
 //! - **Bounded memory** whatever the object size: an upload holds at most `concurrency` parts in
@@ -32,6 +33,8 @@ use crate::error::{Error, Result};
 mod client;
 #[cfg(feature = "s3")]
 mod download;
+#[cfg(feature = "s3")]
+mod housekeeping;
 #[cfg(feature = "s3")]
 mod upload;
 
