@@ -10,6 +10,10 @@ mod s3_server;
 mod container_credentials;
 #[path = "s3/inputs.rs"]
 mod inputs;
+#[path = "s3/moto.rs"]
+mod moto;
+#[path = "s3/outputs.rs"]
+mod outputs;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

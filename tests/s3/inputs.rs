@@ -71,7 +71,11 @@ fn parquet_dataset_under_an_s3_prefix_gives_the_local_parquet_run_byte_for_byte(
     assert!(server.objects("bucket/dry").is_empty());
 
     // A prefix with no Parquet objects is not taken for a dataset: the usual object error.
-    let r = fmprep(&server, &["run", "s3://bucket/empty/", "--output", &out_s]);
+    // (`--overwrite`: the finished run at the output is checked, and refused, first.)
+    let r = fmprep(
+        &server,
+        &["run", "s3://bucket/empty/", "--output", &out_s, "--overwrite"],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.error_line().contains("names a bucket or prefix, not an object"),

@@ -27,6 +27,10 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 
 pub const ACCESS_KEY: &str = "AKIAFMPREPTEST000001";
 pub const SECRET_KEY: &str = "fmprep-test-secret-key-0123456789abcdef";
+/// A second principal that may read and list but not write or delete: its PUT, POST and DELETE
+/// requests are answered 403 AccessDenied, as under an IAM policy of `s3:Get*` and `s3:List*`.
+pub const READONLY_ACCESS_KEY: &str = "AKIAFMPREPREADONLY01";
+pub const READONLY_SECRET_KEY: &str = "fmprep-test-read-only-secret-0123456789";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
@@ -186,7 +190,9 @@ impl Server {
             .expect("server runtime");
         let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
         let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let mut auth = SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+        auth.register(READONLY_ACCESS_KEY.to_string(), READONLY_SECRET_KEY.into());
+        b.set_auth(auth);
         let service = b.build();
         let state = Arc::new(Mutex::new(State::default()));
         let listener = rt
@@ -398,7 +404,11 @@ async fn handle(
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     let target = format!("{path}?{query}");
-    let action = {
+    let read_only = header("authorization").contains(&format!("Credential={READONLY_ACCESS_KEY}/"));
+    let action = if read_only && matches!(method.as_str(), "PUT" | "POST" | "DELETE") {
+        state.lock().unwrap().enter(op);
+        Some(Action::Status(403, "AccessDenied"))
+    } else {
         let mut st = state.lock().unwrap();
         st.enter(op);
         let mut action = None;

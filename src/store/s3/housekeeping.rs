@@ -19,8 +19,14 @@ pub(super) struct OpenUpload {
 }
 
 impl S3Client {
-    /// The whole object `url`, `None` when there is no such key (a missing bucket is an error).
-    pub(super) fn get_small(&self, url: &S3Url) -> Result<Option<Vec<u8>>> {
+    /// The whole object `url`, `None` when there is no such key (a missing bucket is an error);
+    /// failures are reported as `op`.
+    pub(super) fn get_small(&self, url: &S3Url, op: Op<'_>) -> Result<Option<Vec<u8>>> {
+        // HEAD first: it tells a missing key from a missing bucket, which GET alone does not on
+        // every server.
+        if self.head(url, op)?.is_none() {
+            return Ok(None);
+        }
         let s3 = self.sdk().clone();
         let (bucket, key) = (url.bucket.clone(), url.key.clone());
         let got: std::result::Result<_, SdkError<GetObjectError, HttpResponse>> = self.block_on(async move {
@@ -34,7 +40,7 @@ impl S3Client {
                 format!("cannot read {url}: the connection broke mid-body ({e}); re-run"),
             )),
             Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(self.error(e, Op::read(url).request("GetObject"))),
+            Err(e) => Err(self.error(e, op.request("GetObject"))),
         }
     }
 
@@ -52,12 +58,15 @@ impl S3Client {
     pub(super) fn write_probe(&self, url: &S3Url) -> Result<()> {
         let s3 = self.sdk().clone();
         let (bucket, key) = (url.bucket.clone(), url.key.clone());
+        const BODY: &[u8] = b"fmprep write probe\n";
         self.block_on(async move {
             s3.put_object()
                 .bucket(bucket)
                 .key(key)
                 .content_type("text/plain")
-                .body(ByteStream::from_static(b"fmprep write probe\n"))
+                .content_length(BODY.len() as i64)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32C)
+                .body(ByteStream::from_static(BODY))
                 .send()
                 .await
         })

@@ -121,7 +121,9 @@ impl Store for S3Store {
     }
 
     fn read(&self, rel_path: &str) -> Result<Option<Vec<u8>>> {
-        self.client.get_small(&self.url.join(rel_path))
+        // Reading the manifest is part of preparing the output: failures name the output.
+        self.client
+            .get_small(&self.url.join(rel_path), Op::write(&self.url))
     }
 
     fn probe(&self) -> Result<()> {
