@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -32,6 +31,7 @@ use crate::split::{Split, SplitFractions, DEFAULT_SEED};
 use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
 use crate::store::lifecycle::{self, Replaced};
 use crate::store::{Source, Store, MANIFEST};
+pub use crate::timer::Timer;
 
 /// Largest accepted `--max-line-bytes`.
 pub const MAX_LINE_LIMIT: usize = 1 << 30;
@@ -259,35 +259,6 @@ impl Dataset {
             None => encode::encode(&samples, self.index.dims()),
             Some(f) => f.fitted.encode(&samples, positions, self.index.dims()),
         }
-    }
-}
-
-/// Records stage wall times.
-#[derive(Debug, Default)]
-pub struct Timer {
-    start: Option<Instant>,
-    stages: BTreeMap<String, f64>,
-}
-
-impl Timer {
-    /// A timer started now.
-    pub fn start() -> Self {
-        Timer {
-            start: Some(Instant::now()),
-            stages: BTreeMap::new(),
-        }
-    }
-
-    /// Run `f` and add its duration to stage `name`.
-    pub fn stage<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
-        let t = Instant::now();
-        let out = f();
-        *self.stages.entry(name.to_string()).or_default() += t.elapsed().as_secs_f64();
-        out
-    }
-
-    fn elapsed(&self) -> f64 {
-        self.start.map(|s| s.elapsed().as_secs_f64()).unwrap_or_default()
     }
 }
 
@@ -527,7 +498,7 @@ fn finish(
     r: &Replaced,
 ) -> Result<Manifest> {
     opts.set_stage("done");
-    m.stage_seconds = std::mem::take(&mut timer.stages);
+    m.stage_seconds = timer.take_stages();
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
     json.push(b'\n');
