@@ -110,8 +110,10 @@ pub fn preflight(
                 }
                 // A crash after a commit can have left stale files beside this manifest.
                 if !dry_run {
-                    let removed = lifecycle::commit_cleanup(store, &bytes, &Replaced::default())?;
-                    out.notes.extend(removed);
+                    match lifecycle::commit_cleanup(store, &bytes, &Replaced::default()) {
+                        Ok(removed) => out.notes.extend(removed),
+                        Err(e) => out.notes.push(format!("warning: {}", e.message())),
+                    }
                 }
                 out.reused = Some(bytes);
                 return Ok(out);

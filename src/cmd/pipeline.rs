@@ -31,12 +31,7 @@ fn check_output(
             input_objects,
         })
     })?;
-    for note in &found.notes {
-        match note.strip_prefix("warning: ") {
-            Some(w) => ui::warn(w),
-            None => ui::info(note),
-        }
-    }
+    log(&found.notes);
     if let Some(bytes) = found.reused {
         ui::info(&format!(
             "reusing the finished run at {}: same input, options and fmprep version",
@@ -53,10 +48,18 @@ fn check_output(
     Ok(None)
 }
 
-fn log_notes(progress: &fmprep::progress::Progress) {
-    for note in progress.take_notes() {
-        ui::info(&note);
+/// Log what was done to the output location; `warning: ` notes as warnings.
+fn log(notes: &[String]) {
+    for note in notes {
+        match note.strip_prefix("warning: ") {
+            Some(w) => ui::warn(w),
+            None => ui::info(note),
+        }
     }
+}
+
+fn log_notes(progress: &fmprep::progress::Progress) {
+    log(&progress.take_notes());
 }
 
 #[derive(Debug, Args)]

@@ -122,7 +122,9 @@ pub fn stale<'a>(
 }
 
 /// Commit the manifest JSON `json` (the mark of a finished run), then remove the stale files
-/// (see the module docs); each removal is noted in `progress` for the log.
+/// (see the module docs); each removal is noted in `progress` for the log. A failure of the
+/// clean-up is noted as a warning, not returned: the run is finished and correct, and the next
+/// run into the location removes what is left.
 pub fn commit(
     store: &dyn Store,
     json: &[u8],
@@ -130,10 +132,15 @@ pub fn commit(
     progress: Option<&Progress>,
 ) -> Result<()> {
     store.put(MANIFEST, json)?;
-    for note in commit_cleanup(store, json, replaced)? {
-        if let Some(p) = progress {
-            p.note(note);
-        }
+    let notes = commit_cleanup(store, json, replaced).unwrap_or_else(|e| {
+        vec![format!(
+            "warning: stale files of an earlier run may be left under {}: {}",
+            store.describe(),
+            e.message()
+        )]
+    });
+    if let Some(p) = progress {
+        notes.into_iter().for_each(|n| p.note(n));
     }
     Ok(())
 }

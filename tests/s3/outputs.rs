@@ -279,3 +279,43 @@ fn moto_overwrite_leaves_exactly_the_new_objects() {
     );
     assert_eq!(changed.code, 6, "{}", changed.stderr);
 }
+
+#[test]
+fn a_failed_clean_up_is_a_warning_and_the_next_run_finishes_it() {
+    let f = fixtures();
+    let server = Server::start();
+    let gz = f.gz.to_string_lossy().into_owned();
+    let out = "s3://bucket/out";
+    fmprep(&server, &["run", &gz, "--output", out, "--test-chunk", "400"]).ok();
+    server.add_rule(Rule::new(
+        "DeleteObject",
+        "/bucket/out/test/test_1.protobuf",
+        Action::Status(403, "AccessDenied"),
+    ));
+    let args = [
+        "run",
+        &*gz,
+        "--output",
+        out,
+        "--overwrite",
+        "--split",
+        "0.9,0.05,0.05",
+    ];
+    let r = fmprep(&server, &args);
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("warning: stale files of an earlier run may be left"),
+        "{}",
+        r.stderr
+    );
+    assert!(server.path("bucket/out/test/test_1.protobuf").exists());
+    // The committed run is correct; reusing it (the retry) removes what was left.
+    server.clear_rules();
+    let mut reuse: Vec<&str> = args.iter().copied().filter(|a| *a != "--overwrite").collect();
+    reuse.extend(["--if-exists", "reuse"]);
+    let again = fmprep(&server, &reuse);
+    again.ok();
+    assert_eq!(last_line(&again), last_line(&r));
+    assert_eq!(server.objects("bucket/out"), listed(last_line(&r)));
+}
