@@ -221,6 +221,27 @@ fn first_change(was: &Value, now: &Value, at: &str) -> Option<String> {
     }
 }
 
+/// Everything a run of `opts` reads, as [`input_objects`] finds it: the input at `location` and
+/// the side tables (`--customer-features`, `--product-features`, reached with
+/// `opts.side_s3`), sorted. None for stdin, which cannot be compared.
+pub fn run_inputs(
+    location: &Location,
+    opts: &crate::pipeline::Options,
+    s3: &S3Options,
+) -> Result<Vec<InputObject>> {
+    if *location == Location::Stdin {
+        return Ok(Vec::new());
+    }
+    let mut out = input_objects(location, s3)?;
+    let f = &opts.features;
+    for table in [&f.customer_table, &f.product_table].into_iter().flatten() {
+        out.extend(input_objects(&Location::parse(table)?, &opts.side_s3)?);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The objects of the input at `location` as they are now, without reading them: a local file,
 /// or every file under a local directory (sorted), with size and mtime; the S3 object, or every
 /// object under the prefix, with size and ETag. Stdin has none.

@@ -193,3 +193,56 @@ fn the_output_is_refused_before_the_input_is_opened() {
     let err = w.fmprep(&["run", "missing.tsv", "-o", "file/out"]).fails(4);
     assert!(err.contains("file/out"), "{err}");
 }
+
+#[test]
+fn reuse_compares_the_side_tables_too() {
+    let w = Workdir::new();
+    let rows: Vec<(String, String, String)> = (0..60)
+        .map(|i| {
+            (
+                format!("c{}", i % 12),
+                format!("p{}", i % 7),
+                format!("{}", 1 + i % 5),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, c)| (&**a, &**b, &**c)).collect();
+    w.write("in.tsv", crate::util::mini_tsv(&refs));
+    let table = |seg: &str| {
+        let mut t = String::from("customer_id\tsegment\n");
+        for c in 0..12 {
+            t += &format!("c{c}\t{seg}{}\n", c % 3);
+        }
+        t
+    };
+    w.write("c.tsv", table("gold"));
+    let args = [
+        "run",
+        "in.tsv",
+        "-o",
+        "out",
+        "--min-customer-ratings",
+        "1",
+        "--min-product-ratings",
+        "1",
+        "--categorical",
+        "customer.segment",
+        "--customer-features",
+        "c.tsv",
+        "--if-exists",
+        "reuse",
+    ];
+    let first = w.fmprep(&args).ok();
+    assert!(
+        first["input_objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "c.tsv"),
+        "the side table is recorded: {first}"
+    );
+    assert_eq!(w.fmprep(&args).ok(), first);
+    w.write("c.tsv", table("platinum"));
+    let err = w.fmprep(&args).fails(6);
+    assert!(err.contains("c.tsv changed"), "{err}");
+}
