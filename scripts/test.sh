@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
+bash scripts/setup.sh
+
 echo "== cargo test"
 cargo test --all-targets
 cargo test --doc

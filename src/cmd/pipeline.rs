@@ -10,9 +10,12 @@ use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for
-    /// stdin. Also a Parquet file or a directory or s3:// prefix of Parquet files (partitioned),
-    /// columns by name.
-    pub input: String,
+    /// stdin; several files as one input: INPUT repeated, a directory (its *.tsv, *.tsv.gz and
+    /// *.gz files by name), a quoted glob, or an s3://bucket/prefix/ (every object, by key), rows
+    /// in file order then line order. Also a Parquet file or a directory or s3:// prefix of
+    /// Parquet files (partitioned), columns by name.
+    #[arg(required = true, num_args = 1..)]
+    pub input: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -131,7 +134,12 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     opts.validate()?;
     let s3 = a.s3.options();
     // The library decides how to read the input; its messages already name it.
-    let mut source = fmprep::open_ratings(&fmprep::Location::parse(&a.input)?, &s3)?;
+    let locations = a
+        .input
+        .iter()
+        .map(|i| fmprep::Location::parse(i))
+        .collect::<fmprep::Result<Vec<_>>>()?;
+    let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();

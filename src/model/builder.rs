@@ -29,6 +29,8 @@ pub struct RatingsBuilder {
     limit: BadLineLimit,
     keep_examples: usize,
     with_times: bool,
+    /// The file lines are in now, for the examples of a many-file input.
+    file: Option<String>,
 }
 
 impl RatingsBuilder {
@@ -41,7 +43,19 @@ impl RatingsBuilder {
             limit,
             keep_examples,
             with_times: false,
+            file: None,
         }
+    }
+
+    /// Name the file that the lines pushed from now on are in (an input of several files: line
+    /// numbers count within each); `None` for a single input.
+    pub fn set_file(&mut self, file: Option<String>) {
+        self.file = file;
+    }
+
+    /// The file set by [`set_file`](Self::set_file).
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
     }
 
     /// Keep each row's time in [`Ratings::times`] (off by default: the vector stays empty).
@@ -143,6 +157,7 @@ impl RatingsBuilder {
                 line,
                 kind,
                 detail: detail(),
+                file: self.file.clone(),
             });
         }
     }
@@ -278,6 +293,7 @@ mod tests {
             line,
             kind: BadKind::FieldCount,
             detail: String::new(),
+            file: None,
         };
         b.push_counted(&chunk, [ex(4), ex(5)]);
         b.push_bad(9, BadKind::LineTooLong, || {

@@ -29,8 +29,11 @@ pub struct Input {
     pub raw_size: Option<u64>,
     /// The compression detected.
     pub compression: Compression,
-    /// Raw bytes consumed so far (for progress reporting).
+    /// Raw bytes consumed so far (for progress reporting; of every file of a many-file input).
     pub raw_read: Arc<AtomicU64>,
+    /// The files read after this one, in order, when the input is several files
+    /// ([`crate::source::files`]); `None` for a single file or stream.
+    pub more: Option<super::files::MoreFiles>,
 }
 
 impl Input {
@@ -73,10 +76,11 @@ impl<R: Read> Read for CountingReader<R> {
 }
 
 /// Compression formats recognised by their magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// Plain text.
+    #[default]
     None,
     /// gzip, possibly several concatenated members.
     Gzip,
@@ -161,7 +165,7 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
     let compression = Compression::sniff(head);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Gzip => super::inflate::gzip_decoder(buffered),
         other => {
             let tool = match other {
                 Compression::Zstd => "zstd",
@@ -180,6 +184,7 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
         raw_size,
         compression,
         raw_read,
+        more: None,
     })
 }
 

@@ -8,6 +8,7 @@ mod errors;
 mod explore;
 mod features;
 mod hash_shuffle;
+mod inputs;
 mod inspect;
 mod interrupt;
 mod kcore;
