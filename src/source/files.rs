@@ -83,10 +83,13 @@ pub fn expand(location: &Location, s3: &S3Options) -> Result<Vec<Location>> {
                 .map(|k| Location::S3(u.join(k)))
                 .collect();
             if files.is_empty() {
-                return Err(Error::bad_input(format!(
-                    "{}: no objects under this prefix; give the prefix that holds the reviews files",
-                    u.location()
-                )));
+                return Err(Error::new(
+                    ErrorKind::Remote,
+                    format!(
+                        "{}: no objects under this prefix; give the prefix that holds the reviews files",
+                        u.location()
+                    ),
+                ));
             }
             Ok(files)
         }
