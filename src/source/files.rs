@@ -7,7 +7,7 @@
 //! result is the one of the files' concatenation. Line numbers count within each file, and a
 //! skipped line names its file.
 //!
-//! While the parser works on one file, the next [`AHEAD`] files are opened and inflated on
+//! While the parser works on one file, the next two files are opened and inflated on
 //! threads of their own into bounded block queues: memory does not grow with the number of
 //! files, and an S3 file's first bytes are already there when the parser reaches it.
 
