@@ -123,17 +123,26 @@ pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
 
 /// Open the input at `location` (an S3 object with `opts`), decompressed.
 pub fn open_location(location: &Location, opts: &S3Options) -> Result<Input> {
+    open_location_counting(location, opts, Arc::new(AtomicU64::new(0)))
+}
+
+/// [`open_location`], its raw bytes counted into `raw_read` (shared by the files of one input).
+pub fn open_location_counting(
+    location: &Location,
+    opts: &S3Options,
+    raw_read: Arc<AtomicU64>,
+) -> Result<Input> {
     let path = match location {
         Location::Stdin => {
             // A pipe whose writer sends nothing would block the read forever, signals or not.
             let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
                 .map_err(|e| Error::io("cannot read input", "stdin", e))?;
-            return open_source("stdin".to_string(), Box::new(stdin), None);
+            return open_source_counting("stdin".to_string(), Box::new(stdin), None, raw_read);
         }
         Location::S3(u) => {
             let url = u.to_string();
             let (raw, size) = crate::store::s3::open_s3_object_sized(&url, opts)?;
-            return open_source(url, raw, Some(size));
+            return open_source_counting(url, raw, Some(size), raw_read);
         }
         Location::Local(path) => path,
     };
@@ -148,12 +157,25 @@ pub fn open_location(location: &Location, opts: &S3Options) -> Result<Input> {
         ));
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open input", path, e))?;
-    open_source(path.display().to_string(), Box::new(file), Some(meta.len()))
+    open_source_counting(
+        path.display().to_string(),
+        Box::new(file),
+        Some(meta.len()),
+        raw_read,
+    )
 }
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
 pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64>) -> Result<Input> {
-    let raw_read = Arc::new(AtomicU64::new(0));
+    open_source_counting(name, raw, raw_size, Arc::new(AtomicU64::new(0)))
+}
+
+fn open_source_counting(
+    name: String,
+    raw: Box<dyn Read + Send>,
+    raw_size: Option<u64>,
+    raw_read: Arc<AtomicU64>,
+) -> Result<Input> {
     let raw = CountingReader {
         inner: raw,
         count: Arc::clone(&raw_read),

@@ -74,7 +74,8 @@ fn parquet_dataset_under_an_s3_prefix_gives_the_local_parquet_run_byte_for_byte(
     let r = fmprep(&server, &["run", "s3://bucket/empty/", "--output", &out_s]);
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
-        r.error_line().contains("s3://bucket/empty: no objects under this prefix"),
+        r.error_line()
+            .contains("s3://bucket/empty: no objects under this prefix"),
         "{}",
         r.stderr
     );

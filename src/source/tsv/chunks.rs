@@ -232,39 +232,14 @@ impl ChunkReader {
         }
         let head = self.header_line(max_line).map_err(std::io::Error::other)?;
         let first = self.first_header.as_deref().unwrap_or_default();
-        if trim_cr(&head) != trim_cr(first) {
-            return Err(std::io::Error::other(self.header_differs(first, &head)));
-        }
-        Ok(true)
-    }
-
-    fn header_differs(&self, first: &[u8], head: &[u8]) -> Error {
         let first_name = self
             .files
             .lock()
             .ok()
             .and_then(|f| f.first().map(|(n, _)| n.clone()))
             .unwrap_or_default();
-        let text = |h: &[u8]| String::from_utf8_lossy(trim_cr(h)).into_owned();
-        let (a, b) = (text(first), text(head));
-        let detail = a
-            .split(['\t', ','])
-            .zip(b.split(['\t', ',']))
-            .enumerate()
-            .find(|(_, (x, y))| x != y)
-            .map(|(i, (x, y))| format!("column {} is {y:?} here and {x:?} there", i + 1))
-            .unwrap_or_else(|| {
-                format!(
-                    "it has {} columns and that one {}",
-                    b.split(['\t', ',']).count(),
-                    a.split(['\t', ',']).count()
-                )
-            });
-        Error::bad_input(format!(
-            "{}: the header differs from the one of {first_name} ({detail}); every input file must \
-             have the same columns in the same order",
-            self.name
-        ))
+        super::header::check_same(first, &first_name, &head, &self.name).map_err(std::io::Error::other)?;
+        Ok(true)
     }
 
     /// Read the header: the bytes up to the first newline (bounded by `max_line`), the rest of
@@ -311,10 +286,6 @@ impl ChunkReader {
         }
         Ok(head)
     }
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Row vectors handed back by the merger for reuse, so parse jobs do not allocate (and fault in)

@@ -32,6 +32,7 @@ use crate::source::ReadOptions;
 
 mod chunks;
 mod header;
+mod many;
 mod merge;
 #[cfg(test)]
 mod props;
@@ -45,6 +46,9 @@ use merge::Merger;
 ///
 /// Fails on a missing or duplicated required column, on a read or decompression error, and when
 /// skipped lines exceed `opts.max_bad_lines`.
+///
+/// An input of several files is read two files at a time when the pool has two threads or more
+/// (`many.rs`), one after another otherwise; the result is the same.
 pub fn read_ratings(
     input: Input,
     opts: &ReadOptions,
@@ -54,13 +58,31 @@ pub fn read_ratings(
     if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
+    if input.more.is_some() && pool.current_num_threads() > 1 {
+        return many::read_many(input, opts, pool, progress);
+    }
+    read_one(input, opts, pool, progress, false, &|_, _| Ok(()))
+}
+
+/// Read `input` (one file, or several one after another) into ratings; `on_header` sees its
+/// header line (and name) before any data line is read, and may refuse it. `part` marks a file
+/// read as one part of a larger input: its bad lines then name it.
+pub(super) fn read_one(
+    input: Input,
+    opts: &ReadOptions,
+    pool: &Arc<rayon::ThreadPool>,
+    progress: Option<&Progress>,
+    part: bool,
+    on_header: &(dyn Fn(&[u8], &str) -> Result<()> + Sync),
+) -> Result<Ratings> {
     let (raw_size, compression, name) = (input.raw_size, input.compression, input.name.clone());
     let mut reader = ChunkReader::for_input(input);
     let head = reader.header_line(opts.max_line_bytes)?;
+    on_header(&head, &reader.name)?;
     let layout = Arc::new(header::parse_header(&head, opts, &reader.name)?);
 
     let mut builder = opts.builder(name);
-    let many = reader.is_many();
+    let many = reader.is_many() || part;
     if many {
         builder.set_file(Some(reader.name.clone()));
     }
@@ -108,13 +130,7 @@ pub fn check_header(input: &mut Input, opts: &ReadOptions) -> Result<Vec<String>
             let stream = std::mem::replace(&mut next.reader, Box::new(std::io::empty()));
             let mut r = ChunkReader::new(stream, next.name.clone(), next.compression);
             let h = r.header_line(opts.max_line_bytes)?;
-            if h.strip_suffix(b"\r").unwrap_or(&h) != head.strip_suffix(b"\r").unwrap_or(&head) {
-                return Err(crate::Error::bad_input(format!(
-                    "{}: the header differs from the one of {first}; every input file must have the \
-                     same columns in the same order",
-                    next.name
-                )));
-            }
+            header::check_same(&head, &first, &h, &next.name)?;
         }
     }
     Ok(names)
