@@ -71,6 +71,15 @@ pub(super) fn read_many(
     let more = input.more.take().expect("an input of several files");
     let raw_read = Arc::clone(&input.raw_read);
     let (whole, first_name) = (input.name.clone(), more.first.clone());
+    // The rows of every file end up in one vector: size it once, as the one-file reader does.
+    let rows_hint = input.raw_size.map(|size| {
+        let text = if input.compression == crate::source::Compression::Gzip {
+            size * 4
+        } else {
+            size
+        };
+        (text / 256).min(1 << 31) as usize
+    });
     input.name = more.first.clone();
     let mut files: Vec<Mutex<Option<Pending>>> = vec![Mutex::new(Some(Pending::Open(input)))];
     files.extend(
@@ -138,7 +147,7 @@ pub(super) fn read_many(
             });
         }
         drop(tx);
-        let result = append_in_order(&rx, n, opts, &whole);
+        let result = append_in_order(&rx, n, opts, &whole, rows_hint);
         // Workers finish the file at hand and start no other.
         stop.store(true, Ordering::Relaxed);
         result
@@ -151,9 +160,13 @@ fn append_in_order(
     n: usize,
     opts: &ReadOptions,
     whole: &str,
+    rows_hint: Option<usize>,
 ) -> Result<Ratings> {
     let mut waiting = BTreeMap::new();
     let mut builder = opts.builder(whole.to_string());
+    if let Some(rows) = rows_hint {
+        builder.reserve(rows);
+    }
     let mut done = 0;
     while done < n {
         let Ok((i, result)) = rx.recv() else {
