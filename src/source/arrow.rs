@@ -202,8 +202,13 @@ pub fn check_columns(names: &[String], opts: &ReadOptions, what: &str) -> Result
     if missing.is_empty() {
         return Ok(());
     }
+    let features_only = (missing.iter()).all(|m| opts.extra_columns.iter().any(|e| e.name == *m));
+    let hint = match features_only {
+        true => "check the names in --categorical/--numeric",
+        false => "name the columns with --customer-col/--product-col/--rating-col",
+    };
     Err(Error::bad_input(format!(
-        "{what}: no column {} (columns: {}); name the columns with --customer-col/--product-col/--rating-col",
+        "{what}: no column {} (columns: {}); {hint}",
         missing.join(", "),
         names.join(", ")
     )))

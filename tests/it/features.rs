@@ -477,6 +477,41 @@ fn side_tables_join_by_id_and_encode_round_trips() {
             "p.parquet",
         ])
         .ok();
+    // The same product table as TSV gives the same files: Parquet and text tables join alike.
+    let mut ptsv = String::from("product_id\tbrand\tprice\n");
+    for (p, b, x) in &prow {
+        ptsv += &format!("{p}\t{b}\t{x}\n");
+    }
+    w.write("p.tsv", ptsv);
+    let args = [
+        "run",
+        "in.tsv.gz",
+        "--output",
+        "out_tsv",
+        "--categorical",
+        "vine,customer.segment,product.brand",
+        "--numeric",
+        "customer.age:standardize,product.price,helpful_votes:log1p",
+        "--customer-features",
+        "c.tsv",
+        "--product-features",
+        "p.tsv",
+    ];
+    let m_tsv = w.fmprep(&args).ok();
+    for k in ["rows", "ids_missing", "rows_missing"] {
+        assert_eq!(
+            m_tsv["side_tables"]["product"][k], m["side_tables"]["product"][k],
+            "{k}"
+        );
+    }
+    let data = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        w.tree(dir)
+            .into_iter()
+            .filter(|(p, _)| p != "manifest.json")
+            .collect()
+    };
+    assert_eq!(data("out_tsv"), data("out"));
+
     let customers = map_ids(&w.read("out/maps/customers.tsv"));
     let products = map_ids(&w.read("out/maps/products.tsv"));
     let kept_raw = kept_rows(&rows, 5, 10);

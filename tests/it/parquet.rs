@@ -260,9 +260,29 @@ fn parquet_feature_columns_give_the_bytes_of_the_tsv() {
     assert!(fa.iter().any(|(p, _)| p == "maps/features/vine.tsv"));
     assert_eq!(fa, fb);
 
+    // explore shows the same cardinalities of the candidate columns.
+    let explore = |input: &str| {
+        w.fmprep(&[
+            "explore",
+            input,
+            "--json",
+            "--cardinality",
+            "vine,verified_purchase,helpful_votes,total_votes",
+            "--max-bad-lines",
+            "5",
+        ])
+        .ok()["columns"]
+            .clone()
+    };
+    let cols = explore("same.parquet");
+    assert_eq!(cols, explore("same.tsv"));
+    assert_eq!(cols[0]["name"], "vine");
+    assert!(cols[0]["distinct"].as_u64().unwrap() >= 2, "{cols}");
+
     // A missing feature column is named, as for the TSV.
     let err = w
         .fmprep(&["run", "same.parquet", "-o", "x", "--categorical", "shape"])
         .fails(3);
     assert!(err.contains("no column shape"), "{err}");
+    assert!(err.contains("--categorical/--numeric"), "{err}");
 }

@@ -320,7 +320,11 @@ fn boolean_variables_take_the_same_spellings() {
         for value in ["1", "0", "true", "False", "yes", "no", "ON", "off"] {
             let out = format!("out_{var}_{value}");
             // The flag would override the variable: FMPREP_DRY_RUN is tested alone.
-            let dry = if var == "FMPREP_DRY_RUN" { "-q" } else { "--dry-run" };
+            let dry = if var == "FMPREP_DRY_RUN" {
+                "-q"
+            } else {
+                "--dry-run"
+            };
             let r = w
                 .command(&["run", "in.tsv", "-o", &out, dry])
                 .env(var, value)
