@@ -4,7 +4,9 @@
 //! OOM killer's way), so without this a run goes on, and may commit a manifest for an attempt the
 //! scheduler has already marked failed. On Linux the kernel delivers SIGTERM at the parent's
 //! death (`prctl(PR_SET_PDEATHSIG)`), which the handlers of [`fmprep::interrupt`] turn into the
-//! usual clean stop: staged files removed, no manifest. Elsewhere the flag only warns.
+//! usual clean stop: staged files removed, no manifest. Elsewhere the flag only warns. (The kernel
+//! watches the thread that started fmprep: a parent must wait for it in that thread, as
+//! `fmprep_airflow.run_fmprep` does.)
 
 /// The parent's pid as fmprep first saw it: read before anything else in `main`, so that a
 /// parent that died during start-up is noticed (its orphan then has another parent).

@@ -330,7 +330,7 @@ pub mod parquet {
         crate::preprocessed::parquet::write_samples_with(out, samples, fields, columns).map(|_| ())
     }
 
-    /// Read the side columns of a Parquet split table written by [`write`] (`bytes`, the whole file,
+    /// Read the side columns of a Parquet split table written by [`write()`] (`bytes`, the whole file,
     /// called `name` in messages).
     pub fn read(bytes: bytes::Bytes, layout: &Layout, name: &str) -> Result<SideRows> {
         let blocks = side_blocks(layout);
