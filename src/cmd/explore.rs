@@ -106,8 +106,13 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     if a.json {
         return Ok(Some(serde_json::to_string(&report)?));
     }
-    print!("{}", report.to_text());
-    Ok(None)
+    // A reader closing stdout early (`| head`) is its choice, as for the manifest line.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), report.to_text().as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(fmprep::Error::io("cannot write", "stdout", e).into())
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Parse the input (the library decides: Parquet or delimited text), with progress on stderr.

@@ -140,12 +140,6 @@ impl RatingsSource {
         match self {
             RatingsSource::Text(input) => tsv::read_ratings(input, read, pool, progress),
             #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(p) if !read.extra_columns.is_empty() => Err(crate::Error::usage(format!(
-                "{}: feature columns of a Parquet ratings input are not supported yet; give the input \
-                 as TSV, or the columns in --customer-features/--product-features tables",
-                p.name
-            ))),
-            #[cfg(feature = "parquet")]
             RatingsSource::Parquet(p) => p.read(read),
         }
     }

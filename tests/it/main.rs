@@ -14,6 +14,8 @@ mod interrupt;
 mod kcore;
 mod labels;
 mod migration;
+#[cfg(unix)]
+mod parent;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pinned;
