@@ -33,7 +33,7 @@ pub struct Input {
     pub raw_read: Arc<AtomicU64>,
     /// The files read after this one, in order, when the input is several files
     /// ([`crate::source::files`]); `None` for a single file or stream.
-    pub more: Option<super::files::MoreFiles>,
+    pub more: Option<MoreFiles>,
 }
 
 impl Input {
@@ -58,6 +58,27 @@ impl Input {
             sink.write_all(&buf[..n])
                 .map_err(|e| Error::io("cannot write", "stdout", e))?;
         }
+    }
+}
+
+/// The files of a many-file input after the first one, which [`Input::reader`] reads (see `source::files`).
+#[derive(Clone)]
+pub struct MoreFiles {
+    /// The name of the first file, for messages about its lines ([`Input::name`] names the input
+    /// as a whole).
+    pub first: String,
+    /// The files after the first, in order.
+    pub locations: Vec<Location>,
+    /// How S3 files are reached.
+    pub s3: S3Options,
+}
+
+impl std::fmt::Debug for MoreFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MoreFiles")
+            .field("first", &self.first)
+            .field("locations", &self.locations)
+            .finish()
     }
 }
 

@@ -21,6 +21,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
+pub use crate::source::decompress::MoreFiles;
 use crate::source::decompress::{open_location, Compression, Input};
 use crate::store::S3Options;
 
@@ -30,27 +31,6 @@ const AHEAD: usize = 2;
 const BLOCK: usize = 1 << 20;
 /// Blocks queued per file decoded ahead (so at most `AHEAD * QUEUED * BLOCK` bytes wait).
 const QUEUED: usize = 8;
-
-/// The files of a many-file input after the first one, which [`Input::reader`] reads.
-#[derive(Clone)]
-pub struct MoreFiles {
-    /// The name of the first file, for messages about its lines ([`Input::name`] names the input
-    /// as a whole).
-    pub first: String,
-    /// The files after the first, in order.
-    pub locations: Vec<Location>,
-    /// How S3 files are reached.
-    pub s3: S3Options,
-}
-
-impl std::fmt::Debug for MoreFiles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MoreFiles")
-            .field("first", &self.first)
-            .field("locations", &self.locations)
-            .finish()
-    }
-}
 
 /// Whether a local file name is taken from a directory: `.tsv`, `.tsv.gz` or `.gz`, not hidden.
 fn is_text_input_name(name: &str) -> bool {

@@ -3,7 +3,7 @@
 //!
 //! Both decode every member of a multi-member stream, check each member's CRC-32 and ISIZE, and
 //! report a stream that ends inside a member as [`io::ErrorKind::UnexpectedEof`] and corrupt data
-//! as [`io::ErrorKind::InvalidData`], which [`read_error`](super::decompress::read_error) words
+//! as [`io::ErrorKind::InvalidData`], which the decompressing reader words
 //! as "corrupt or truncated gzip data".
 
 use std::io::{self, BufRead, Read};
