@@ -32,7 +32,7 @@ pub struct Input {
     /// Raw bytes consumed so far (for progress reporting; of every file of a many-file input).
     pub raw_read: Arc<AtomicU64>,
     /// The files read after this one, in order, when the input is several files
-    /// ([`crate::source::files`]); `None` for a single file or stream.
+    /// (see `source::files`); `None` for a single file or stream.
     pub more: Option<MoreFiles>,
 }
 
