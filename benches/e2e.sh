@@ -15,6 +15,7 @@
 #   POLARS_REPS=REPS  repetitions of the polars pipeline
 #   SEED=42           shuffle seed passed to every pipeline
 #   PANDAS_ARGS=      extra arguments for pandas_pipeline.py (e.g. --quote-none)
+#   SCALE_REPS=1      repetitions of the 10 x rows run (0 skips it; its data is 10 x as big)
 #   BENCH_BIN=        use this fmprep binary instead of building one
 #   BENCH_VENV=$HOME/.cache/fmprep-bench-venv    Python venv location
 #   BENCH_DATA=$HOME/.cache/fmprep-bench-data    synthetic data cache
@@ -33,6 +34,7 @@ ROWS="${1:-4057147}"
 REPS="${REPS:-3}"
 PANDAS_REPS="${PANDAS_REPS:-1}"
 POLARS_REPS="${POLARS_REPS:-$REPS}"
+SCALE_REPS="${SCALE_REPS:-1}"
 SEED="${SEED:-42}"
 PANDAS_ARGS="${PANDAS_ARGS:-}"
 
@@ -45,7 +47,7 @@ RESULTS_DIR="${RESULTS_DIR:-$HERE/results}"
 export PYTHONDONTWRITEBYTECODE=1 SAGEMAKER_SUPPRESS_V2_WARNING=1
 
 [[ "$ROWS" =~ ^[0-9]+$ && "$ROWS" -gt 0 ]] || { echo "usage: $0 [ROWS]" >&2; exit 2; }
-for v in REPS PANDAS_REPS POLARS_REPS SEED; do
+for v in REPS PANDAS_REPS POLARS_REPS SCALE_REPS SEED; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "e2e: $v must be a non-negative integer" >&2; exit 2; }
 done
 [[ "$REPS" -ge 1 ]] || { echo "e2e: REPS must be >= 1" >&2; exit 2; }
@@ -82,6 +84,15 @@ if [[ ! -x /usr/bin/time ]]; then
         apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
     else
         echo "e2e: /usr/bin/time missing; run: sudo apt-get install -y time" >&2; exit 1
+    fi
+fi
+
+if ! command -v igzip >/dev/null 2>&1; then
+    say "installing ISA-L's igzip (Debian package 'isal')"
+    if [[ "$(id -u)" == 0 ]]; then
+        apt-get install -y isal >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y isal >/dev/null; }
+    else
+        echo "e2e: igzip missing; run: sudo apt-get install -y isal" >&2; exit 1
     fi
 fi
 
@@ -137,6 +148,28 @@ if [[ ! -s "$TSV" ]]; then
     gzip -dc "$GZ" > "$TSV.partial.$$"
     mv -f "$TSV.partial.$$" "$TSV"
 fi
+# The same rows cut into 4 gzip files (each with the header) in a directory.
+PARTS="$DATA_DIR/parts4-${ROWS}-s1-${TAG}"
+if [[ ! -s "$PARTS/part-3.tsv.gz" ]]; then
+    say "cutting $TSV into 4 gzip files -> $PARTS"
+    rm -rf "$PARTS" "$PARTS.partial"
+    mkdir -p "$PARTS.partial"
+    # split -n needs a file it can measure, not a pipe.
+    tail -n +2 "$TSV" > "$PARTS.partial/body"
+    split -n l/4 -d -a 1 "$PARTS.partial/body" "$PARTS.partial/body-"
+    rm -f "$PARTS.partial/body"
+    for i in 0 1 2 3; do
+        { head -n 1 "$TSV"; cat "$PARTS.partial/body-$i"; } | gzip -6 > "$PARTS.partial/part-$i.tsv.gz"
+        rm -f "$PARTS.partial/body-$i"
+    done
+    mv "$PARTS.partial" "$PARTS"
+fi
+GZ10="$DATA_DIR/synth-$((ROWS * 10))-s1-${TAG}.tsv.gz"
+if [[ "$SCALE_REPS" -gt 0 && ! -s "$GZ10" ]]; then
+    say "generating $((ROWS * 10)) rows -> $GZ10"
+    "$BIN" synth --rows "$((ROWS * 10))" --seed 1 --output "$GZ10.partial.$$.gz" >/dev/null
+    mv -f "$GZ10.partial.$$.gz" "$GZ10"
+fi
 GZ_BYTES="$(stat -c %s "$GZ")"
 TSV_BYTES="$(stat -c %s "$TSV")"
 
@@ -156,7 +189,7 @@ timed() {
     fi
     local t0 t1
     t0="$(date +%s%N)"
-    if [[ "$label" == decompress ]]; then
+    if [[ "$label" == decompress || "$label" == igzip ]]; then
         /usr/bin/time -v -o "$tf" "$@" >/dev/null 2>"$LOGS/$label.$rep.err" || rc=$?
     else
         /usr/bin/time -v -o "$tf" "$@" >"$LOGS/$label.$rep.out" 2>"$LOGS/$label.$rep.err" || rc=$?
@@ -187,7 +220,14 @@ for ((rep = 1; rep <= REPS; rep++)); do
     timed fmprep_gz "$rep" "$BIN" run "$GZ" --output "$OUT/fmprep_gz" --seed "$SEED"
     timed fmprep_gz_t1 "$rep" "$BIN" run "$GZ" --output "$OUT/fmprep_gz_t1" --seed "$SEED" --threads 1
     timed fmprep_tsv_t2 "$rep" "$BIN" run "$TSV" --output "$OUT/fmprep_tsv_t2" --seed "$SEED" --threads 2
+    timed fmprep_tsv_t1 "$rep" "$BIN" run "$TSV" --output "$OUT/fmprep_tsv_t1" --seed "$SEED" --threads 1
+    timed fmprep_dir4 "$rep" "$BIN" run "$PARTS" --output "$OUT/fmprep_dir4" --seed "$SEED"
     timed decompress "$rep" "$BIN" decompress "$GZ"
+    timed igzip "$rep" igzip -dc "$GZ"
+    if ((rep <= SCALE_REPS)); then
+        timed fmprep_x10 "$rep" "$BIN" run "$GZ10" --output "$OUT/fmprep_x10" --seed "$SEED"
+        rm -rf "${OUT:?}/fmprep_x10"
+    fi
     if ((rep <= POLARS_REPS)); then
         timed polars "$rep" "$PY" "$PYDIR/polars_pipeline.py" "$GZ" "$OUT/polars" --seed "$SEED"
     fi
@@ -225,7 +265,7 @@ done
 DETERMINISM="not checked"
 if [[ -d "$OUT/fmprep_gz" && -d "$OUT/fmprep_gz_t1" && -d "$OUT/fmprep_tsv_t2" ]]; then
     DETERMINISM="identical"
-    for d in fmprep_gz_t1 fmprep_tsv_t2; do
+    for d in fmprep_gz_t1 fmprep_tsv_t2 fmprep_tsv_t1 fmprep_dir4; do
         if ! diff -r -q -x manifest.json "$OUT/fmprep_gz" "$OUT/$d" > "$LOGS/diff-$d.txt" 2>&1; then
             DETERMINISM="DIFFERENT (see logs/diff-*.txt)"
             MISMATCH=1

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
+bash scripts/setup.sh
+
 # The Python test dependencies live in one venv: moto (a second S3 implementation, run as a
 # server by tests/s3), then pytest for the Airflow package below.
 venv="${FMPREP_TEST_VENV:-$HOME/.cache/fmprep-test-venv}"

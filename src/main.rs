@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First of all, for --exit-with-parent: a parent that dies from here on is noticed.
+    let first_parent = cmd::parent::parent_pid();
     // Values from a --config file become FMPREP_* defaults before the flags are parsed, so
     // flags and the environment override them.
     if let Err(e) = cmd::config::apply_from_args(std::env::args_os()) {
@@ -21,6 +23,13 @@ fn main() -> ExitCode {
     if cli.command.writes_files() {
         if let Err(e) = fmprep::interrupt::install_handlers() {
             cmd::ui::warn(&format!("cannot install signal handlers: {e}"));
+        }
+    }
+    if cli.global.exit_with_parent {
+        match cmd::parent::exit_with_parent(first_parent) {
+            Ok(true) => cmd::ui::warn("the parent process is gone; stopping (--exit-with-parent)"),
+            Ok(false) => {}
+            Err(e) => cmd::ui::warn(&format!("--exit-with-parent has no effect: {e}")),
         }
     }
     let stdout_is_output = cli.command.stdout_is_output();

@@ -225,14 +225,25 @@ fn first_change(was: &Value, now: &Value, at: &str) -> Option<String> {
 /// the side tables (`--customer-features`, `--product-features`, reached with
 /// `opts.side_s3`), sorted. None for stdin, which cannot be compared.
 pub fn run_inputs(
-    location: &Location,
+    locations: &[Location],
     opts: &crate::pipeline::Options,
     s3: &S3Options,
 ) -> Result<Vec<InputObject>> {
-    if *location == Location::Stdin {
+    if locations.contains(&Location::Stdin) {
         return Ok(Vec::new());
     }
-    let mut out = input_objects(location, s3)?;
+    let mut out = Vec::new();
+    for location in locations {
+        match location {
+            // A glob names no file itself: its matches are the objects.
+            Location::Local(p) if !p.exists() => {
+                for file in crate::source::files::expand(location, s3)? {
+                    out.extend(input_objects(&file, s3)?);
+                }
+            }
+            _ => out.extend(input_objects(location, s3)?),
+        }
+    }
     let f = &opts.features;
     for table in [&f.customer_table, &f.product_table].into_iter().flatten() {
         out.extend(input_objects(&Location::parse(table)?, &opts.side_s3)?);

@@ -593,11 +593,6 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
 /// and the manifest to `store`.
 pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
-    if !opts.features.is_empty() && opts.tables != TableFormat::Csv {
-        return Err(Error::usage(
-            "side features are written to CSV split tables only for now; drop --format parquet",
-        ));
-    }
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     let replaced = lifecycle::begin(store, opts.overwrite)?;
@@ -621,8 +616,10 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
                                 None => write_table(store, path, &samples, opts.tables),
                                 Some(f) => {
                                     let side = crate::features::tables::SideRows::of(&f.fitted, positions);
-                                    write_object(store, path, samples.len() as u64, |w| {
-                                        crate::features::tables::write_csv(w, &samples, &side, &f.layout)
+                                    let pq = opts.tables == TableFormat::Parquet;
+                                    let path = crate::features::tables::table_path(path, pq);
+                                    write_object(store, &path, samples.len() as u64, |w| {
+                                        crate::features::tables::write(w, &samples, &side, &f.layout, pq)
                                     })
                                 }
                             }
@@ -693,23 +690,7 @@ fn read_table(
             let pname = format!("{}/{rel}", source.describe());
             std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
             let samples = crate::preprocessed::parquet::read_samples(bytes::Bytes::from(buf), &pname)?;
-            if let Some((dims, declared_by)) = bounds {
-                let outside = samples.iter().position(|s| {
-                    s.customer as u64 >= dims.n_customers || s.product as u64 >= dims.n_products
-                });
-                if let Some(row) = outside {
-                    let s = samples[row];
-                    return Err(Error::bad_input(format!(
-                        "{pname}: row {}: customer {} / product {} is out of range of {declared_by} \
-                         ({} customers, {} products); the tables do not match it (files of different runs?)",
-                        row + 1,
-                        s.customer,
-                        s.product,
-                        dims.n_customers,
-                        dims.n_products
-                    )));
-                }
-            }
+            preprocessed::check_bounds(&samples, bounds, &pname)?;
             return Ok(samples);
         }
     }
@@ -859,17 +840,8 @@ pub fn prepare(
             splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
             continue;
         };
-        let name = format!("{}/{rel}", source.describe());
-        let bytes = read_bytes(source, rel)?.ok_or_else(|| {
-            Error::new(
-                source.missing_kind(),
-                format!("{name}: not found; a preprocess output with side features has CSV tables"),
-            )
-        })?;
         let (samples, side) = timer.stage("read", || {
-            let samples = preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds)?;
-            let side = crate::features::tables::read_csv(&bytes, delimiter, layout, &name)?;
-            Ok::<_, Error>((samples, side))
+            crate::features::tables::read_split(source, rel, delimiter, layout, bounds)
         })?;
         splits.push(samples);
         sides.push(side);

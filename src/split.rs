@@ -45,7 +45,7 @@ impl std::str::FromStr for SplitFractions {
             [a, b] => SplitFractions {
                 train: *a,
                 validate: *b,
-                test: 1.0 - a - b,
+                test: remainder(*a, *b),
             },
             [a, b, c] => SplitFractions {
                 train: *a,
@@ -60,6 +60,19 @@ impl std::str::FromStr for SplitFractions {
         };
         f.validate().map_err(|e| e.message().to_string())?;
         Ok(f)
+    }
+}
+
+/// `1 - a - b` without the binary rounding noise of the subtraction (`0.8,0.2` leaves exactly 0,
+/// not -5.55e-17; `0.7,0.2` leaves 0.1): fractions are given in decimal, so 12 decimals are
+/// plenty, and a remainder below 0 by noise is 0.
+fn remainder(a: f64, b: f64) -> f64 {
+    let r = ((1.0 - a - b) * 1e12).round() / 1e12;
+    // `+ 0.0` turns a -0.0 into 0.0.
+    if r.abs() < 1e-12 {
+        0.0
+    } else {
+        r + 0.0
     }
 }
 
@@ -173,5 +186,16 @@ mod tests {
             .unwrap_err()
             .contains("between 0 and 1"));
         assert!("a,b".parse::<SplitFractions>().is_err());
+    }
+
+    #[test]
+    fn two_fractions_leave_an_exact_remainder() {
+        let test = |s: &str| s.parse::<SplitFractions>().unwrap().test;
+        // 1 - 0.8 - 0.2 is -5.55e-17 in binary floating point.
+        assert_eq!(test("0.8,0.2").to_bits(), 0f64.to_bits());
+        assert_eq!(test("0.7,0.2"), 0.1);
+        assert_eq!(test("0.6,0.2"), 0.2);
+        assert_eq!(test("0.9,0.05"), 0.05);
+        assert_eq!(test("1,0"), 0.0);
     }
 }

@@ -23,7 +23,11 @@ RUNS = {
     "fmprep_gz": "fmprep run, gzip input, default threads",
     "fmprep_gz_t1": "fmprep run, gzip input, --threads 1",
     "fmprep_tsv_t2": "fmprep run, plain TSV input, --threads 2",
+    "fmprep_tsv_t1": "fmprep run, plain TSV input, --threads 1",
+    "fmprep_dir4": "fmprep run, the same rows as 4 gzip files in a directory",
     "decompress": "fmprep decompress > /dev/null (gzip floor)",
+    "igzip": "ISA-L igzip -dc > /dev/null (fastest decoder here)",
+    "fmprep_x10": "fmprep run, 10 x the rows (synth --rows 10N --seed 1)",
     "polars": "polars_pipeline.py (polars + numpy encoder)",
     "pandas": "pandas_pipeline.py (pandas + scipy + SageMaker SDK writer)",
 }
@@ -138,6 +142,14 @@ def main() -> int:
       f"| {ratio(rss('polars'), rss('fmprep_gz'))} |")
     w(f"| fmprep / decompress-only (gzip) | {ratio(wall('fmprep_gz'), wall('decompress'))} "
       f"| {ratio(rss('fmprep_gz'), rss('decompress'))} |")
+    w(f"| fmprep / igzip -dc (gzip) | {ratio(wall('fmprep_gz'), wall('igzip'))} "
+      f"| {ratio(rss('fmprep_gz'), rss('igzip'))} |")
+    w(f"| fmprep 4-file directory / one file (gzip) | {ratio(wall('fmprep_dir4'), wall('fmprep_gz'))} "
+      f"| {ratio(rss('fmprep_dir4'), rss('fmprep_gz'))} |")
+    w(f"| fmprep plain TSV, 2 threads / 1 thread | {ratio(wall('fmprep_tsv_t1'), wall('fmprep_tsv_t2'))} "
+      f"| {ratio(rss('fmprep_tsv_t1'), rss('fmprep_tsv_t2'))} |")
+    w(f"| fmprep 10 x rows / 1 x rows (gzip) | {ratio(wall('fmprep_x10'), wall('fmprep_gz'))} "
+      f"| {ratio(rss('fmprep_x10'), rss('fmprep_gz'))} |")
     w(f"| fmprep 1 thread / default threads (gzip) | "
       f"{ratio(wall('fmprep_gz_t1'), wall('fmprep_gz'))} "
       f"| {ratio(rss('fmprep_gz_t1'), rss('fmprep_gz'))} |")
@@ -193,7 +205,7 @@ def main() -> int:
     raw = [(n, p) for n, p in raw if os.path.exists(p)]
     det = meta.get("fmprep_determinism")
     if det:
-        w(f"- fmprep outputs of fmprep_gz, fmprep_gz_t1 and fmprep_tsv_t2 "
+        w(f"- fmprep outputs of fmprep_gz, fmprep_gz_t1, fmprep_tsv_t2, fmprep_tsv_t1 and fmprep_dir4 "
           f"(protobuf + maps, last repetition): {det}")
     for d in ("fmprep_gz", "polars"):
         c = read_json(os.path.join(args.work, f"sdkcheck-{d}.json"))
@@ -220,7 +232,7 @@ def main() -> int:
         with open(os.path.join(args.work, "commands.tsv"), encoding="utf-8") as f:
             for line in f:
                 label, cmd = line.rstrip("\n").split("\t", 1)
-                w(f"{label:14s} {cmd}{'> /dev/null' if label == 'decompress' else ''}")
+                w(f"{label:14s} {cmd}{'> /dev/null' if label in ('decompress', 'igzip') else ''}")
     except OSError:
         pass
     w("```\n")

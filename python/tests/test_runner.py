@@ -150,6 +150,22 @@ def test_env_is_layered_on_the_parent_environment(fake_fmprep, monkeypatch) -> N
     assert result == {"FROM_PARENT": "p", "ADDED": "a", "REMOVED": None}
 
 
+def test_the_child_exits_with_its_parent_unless_told_otherwise(fake_fmprep, monkeypatch) -> None:
+    fake_fmprep(
+        "fmprep",
+        """
+        #!python
+        import json, os
+        print(json.dumps({"v": os.environ.get("FMPREP_EXIT_WITH_PARENT")}))
+        """,
+    )
+    monkeypatch.delenv("FMPREP_EXIT_WITH_PARENT", raising=False)
+    assert run_fmprep([]) == {"v": "1"}
+    assert run_fmprep([], env={"FMPREP_EXIT_WITH_PARENT": "0"}) == {"v": "0"}
+    monkeypatch.setenv("FMPREP_EXIT_WITH_PARENT", "off")
+    assert run_fmprep([]) == {"v": "off"}
+
+
 # --- finding the binary ----------------------------------------------------------------------
 
 

@@ -15,8 +15,10 @@ use super::{parse_delimiter, ui};
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
-    /// Reviews TSV (or any delimited file with --*-col), plain or gzip; `-` reads stdin.
-    pub input: String,
+    /// Reviews TSV (or any delimited file with --*-col), plain or gzip; `-` reads stdin. Several
+    /// files as one input like `run`: INPUT repeated, a directory, a quoted glob, an s3:// prefix.
+    #[arg(required = true, num_args = 1..)]
+    pub input: Vec<String>,
     /// Print one JSON line instead of the tables.
     #[arg(long)]
     pub json: bool,
@@ -73,7 +75,7 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     let start = std::time::Instant::now();
     let ratings = read_input(&a.input, &read, &pool)?;
     if ratings.rows.is_empty() {
-        return Err(fmprep::Error::bad_input(format!("{}: no valid rating rows", a.input)).into());
+        return Err(fmprep::Error::bad_input(format!("{}: no valid rating rows", a.input.join(" "))).into());
     }
     let grid = SweepGrid {
         max_customer: a.sweep_customers,
@@ -104,19 +106,27 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     if a.json {
         return Ok(Some(serde_json::to_string(&report)?));
     }
-    print!("{}", report.to_text());
-    Ok(None)
+    // A reader closing stdout early (`| head`) is its choice, as for the manifest line.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), report.to_text().as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(fmprep::Error::io("cannot write", "stdout", e).into())
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Parse the input (the library decides: Parquet or delimited text), with progress on stderr.
 fn read_input(
-    spec: &str,
+    specs: &[String],
     read: &ReadOptions,
     pool: &std::sync::Arc<rayon::ThreadPool>,
 ) -> anyhow::Result<fmprep::model::Ratings> {
-    let location = fmprep::Location::parse(spec)?;
-    let source = fmprep::open_ratings(&location, &fmprep::S3Options::default())
-        .with_context(|| format!("opening input {spec}"))?;
+    let locations = specs
+        .iter()
+        .map(|s| fmprep::Location::parse(s))
+        .collect::<fmprep::Result<Vec<_>>>()?;
+    let source = fmprep::source::open_ratings_all(&locations, &fmprep::S3Options::default())
+        .with_context(|| format!("opening input {}", specs.join(" ")))?;
     ui::info(&format!("reading {} ({})", source.name(), source.kind()));
     let progress = source.progress();
     let watcher = ui::Watcher::start(std::sync::Arc::clone(&progress));

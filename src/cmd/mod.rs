@@ -6,6 +6,7 @@ pub mod encode;
 pub mod explore;
 pub mod features;
 pub mod inspect;
+pub mod parent;
 pub mod pipeline;
 pub mod synth;
 pub mod ui;
@@ -55,6 +56,11 @@ pub struct Global {
     /// optionally under `[run]`, `[preprocess]`, `[prepare]`); flags and FMPREP_* variables override it.
     #[arg(long, global = true, env = "FMPREP_CONFIG")]
     pub config: Option<std::path::PathBuf>,
+    /// Stop as on SIGTERM (staged files removed, no manifest) when the parent process dies, even by
+    /// SIGKILL (Linux). The Python package sets it: Airflow does not signal the process group of a
+    /// SIGKILLed task. Without it a run outlives its parent, as under nohup.
+    #[arg(long, global = true, env = "FMPREP_EXIT_WITH_PARENT", value_parser = clap::builder::BoolishValueParser::new())]
+    pub exit_with_parent: bool,
 }
 
 impl Global {
@@ -219,7 +225,7 @@ pub struct S3Args {
     #[arg(long, env = "FMPREP_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Path-style addressing (endpoint/bucket/key); automatic when the endpoint host is an IP or localhost.
-    #[arg(long, env = "FMPREP_S3_FORCE_PATH_STYLE")]
+    #[arg(long, env = "FMPREP_S3_FORCE_PATH_STYLE", value_parser = clap::builder::BoolishValueParser::new())]
     pub s3_force_path_style: bool,
     /// Concurrent requests per transfer: ranged GETs of an input, parts of an upload.
     #[arg(long, env = "FMPREP_S3_CONCURRENCY", default_value_t = 8, value_name = "N")]

@@ -15,7 +15,7 @@ fn check_output(
     out: &OutputArgs,
     opts: &mut Options,
     command: &str,
-    input: &fmprep::Location,
+    input: &[fmprep::Location],
     s3: &fmprep::S3Options,
 ) -> anyhow::Result<Option<String>> {
     use fmprep::outputs::{self, IfExists, RunKey};
@@ -65,9 +65,12 @@ fn log_notes(progress: &fmprep::progress::Progress) {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for
-    /// stdin. Also a Parquet file or a directory or s3:// prefix of Parquet files (partitioned),
-    /// columns by name.
-    pub input: String,
+    /// stdin; several files as one input: INPUT repeated, a directory (its *.tsv, *.tsv.gz and
+    /// *.gz files by name), a quoted glob, or an s3://bucket/prefix/ (every object, by key), rows
+    /// in file order then line order. Also a Parquet file or a directory or s3:// prefix of
+    /// Parquet files (partitioned), columns by name.
+    #[arg(required = true, num_args = 1..)]
+    pub input: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -185,18 +188,22 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     opts.side_s3 = a.s3.options();
     opts.validate()?;
     let s3 = a.s3.options();
-    let location = fmprep::Location::parse(&a.input)?;
+    let locations = a
+        .input
+        .iter()
+        .map(|i| fmprep::Location::parse(i))
+        .collect::<fmprep::Result<Vec<_>>>()?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     let command = match mode {
         Mode::Run => "run",
         Mode::Preprocess => "preprocess",
     };
-    let reused = check_output(store.as_ref(), &a.output, &mut opts, command, &location, &s3)?;
+    let reused = check_output(store.as_ref(), &a.output, &mut opts, command, &locations, &s3)?;
     if let Some(line) = reused.filter(|_| !a.output.dry_run) {
         return Ok(Some(line));
     }
     // The library decides how to read the input; its messages already name it.
-    let mut source = fmprep::open_ratings(&location, &s3)?;
+    let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
         read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
@@ -232,7 +239,14 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let s3 = a.s3.options();
     let location = fmprep::Location::parse(&a.input)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
-    let reused = check_output(store.as_ref(), &a.output, &mut opts, "prepare", &location, &s3)?;
+    let reused = check_output(
+        store.as_ref(),
+        &a.output,
+        &mut opts,
+        "prepare",
+        std::slice::from_ref(&location),
+        &s3,
+    )?;
     if let Some(line) = reused.filter(|_| !a.output.dry_run) {
         return Ok(Some(line));
     }

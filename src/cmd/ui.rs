@@ -60,6 +60,14 @@ fn counters(p: &Progress) -> serde_json::Value {
     })
 }
 
+/// Write one log line to stderr, ignoring failures: a closed or broken stderr (the reader gone,
+/// EPIPE) must not stop a run, and `eprintln!` would panic there, and abort when the panic hook
+/// logs again.
+fn to_stderr(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 fn emit(level: u8, name: &str, msg: &str) {
     if LEVEL.load(Ordering::Relaxed) < level {
         return;
@@ -75,14 +83,14 @@ fn emit(level: u8, name: &str, msg: &str) {
         if let Some(p) = progress {
             line["counters"] = counters(&p);
         }
-        eprintln!("{line}");
+        to_stderr(format_args!("{line}"));
     } else {
         let tag = match name {
             "error" => "error: ",
             "warn" => "warning: ",
             _ => "",
         };
-        eprintln!("fmprep: {tag}{msg}");
+        to_stderr(format_args!("fmprep: {tag}{msg}"));
     }
 }
 

@@ -193,10 +193,17 @@ pub struct BadLine {
     pub kind: BadKind,
     /// A short excerpt of the offending part.
     pub detail: String,
+    /// The file the line is in, when the input is several files (the line number counts within
+    /// it); absent for a single input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl std::fmt::Display for BadLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file} ")?;
+        }
         write!(
             f,
             "line {}: {} ({})",

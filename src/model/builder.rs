@@ -29,6 +29,8 @@ pub struct RatingsBuilder {
     limit: BadLineLimit,
     keep_examples: usize,
     with_times: bool,
+    /// The file lines are in now, for the examples of a many-file input.
+    file: Option<String>,
 }
 
 impl RatingsBuilder {
@@ -41,7 +43,19 @@ impl RatingsBuilder {
             limit,
             keep_examples,
             with_times: false,
+            file: None,
         }
+    }
+
+    /// Name the file that the lines pushed from now on are in (an input of several files: line
+    /// numbers count within each); `None` for a single input.
+    pub fn set_file(&mut self, file: Option<String>) {
+        self.file = file;
+    }
+
+    /// The file set by [`set_file`](Self::set_file).
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
     }
 
     /// Keep each row's time in [`Ratings::times`] (off by default: the vector stays empty).
@@ -132,6 +146,66 @@ impl RatingsBuilder {
         Ok(())
     }
 
+    /// Append the ratings read on their own from a later part of the same input (a later file):
+    /// ids new here get the next codes in their order of first appearance there, titles and
+    /// feature values follow, counters add up and examples fill the room left. The result is the
+    /// one of pushing the same rows here one by one.
+    pub fn append(&mut self, other: Ratings) -> Result<()> {
+        use crate::features::columns::Values;
+        let r = &mut self.ratings;
+        let customers: Vec<u32> = other.customers.iter().map(|k| r.customers.intern(k)).collect();
+        let mut products = Vec::with_capacity(other.products.len());
+        for (i, key) in other.products.iter().enumerate() {
+            let before = r.products.len();
+            let p = r.products.intern(key);
+            if p as usize == before {
+                if p > Rating::MAX_PRODUCT {
+                    return Err(Error::bad_input(format!(
+                        "{}: more than 2^28 distinct products; fmprep cannot index them",
+                        self.name
+                    )));
+                }
+                r.titles.push(other.titles.get(i));
+            }
+            products.push(p);
+        }
+        r.rows.reserve(other.rows.len());
+        r.rows.extend(other.rows.iter().map(|x| {
+            Rating::from_half_steps(
+                customers[x.customer() as usize],
+                products[x.product() as usize],
+                x.half_steps(),
+            )
+        }));
+        if self.with_times {
+            r.times.extend_from_slice(&other.times);
+        }
+        for (mine, theirs) in r.side.iter_mut().zip(other.side) {
+            match (&mut mine.values, theirs.values) {
+                (Values::Categorical { table, codes }, Values::Categorical { table: t, codes: c }) => {
+                    let map: Vec<u32> = t.iter().map(|k| table.intern(k)).collect();
+                    codes.extend(c.iter().map(|&x| map[x as usize]));
+                }
+                (Values::Numeric(a), Values::Numeric(b)) => a.extend(b),
+                _ => {
+                    return Err(Error::new(
+                        crate::ErrorKind::Internal,
+                        "feature columns of two parts of one input differ (a bug)",
+                    ))
+                }
+            }
+        }
+        let (s, o) = (&mut r.stats, other.stats);
+        s.input_lines += o.input_lines;
+        s.blank_lines += o.blank_lines;
+        s.bad_lines.merge(&o.bad_lines);
+        s.valid += o.valid;
+        s.bytes += o.bytes;
+        let room = self.keep_examples.saturating_sub(s.examples.len());
+        s.examples.extend(o.examples.into_iter().take(room));
+        Ok(())
+    }
+
     /// Count one skipped line of `kind` at `line`; `detail` (a short excerpt of what was wrong)
     /// is made only when the line is kept as an example.
     pub fn push_bad(&mut self, line: u64, kind: BadKind, detail: impl FnOnce() -> String) {
@@ -143,6 +217,7 @@ impl RatingsBuilder {
                 line,
                 kind,
                 detail: detail(),
+                file: self.file.clone(),
             });
         }
     }
@@ -278,6 +353,7 @@ mod tests {
             line,
             kind: BadKind::FieldCount,
             detail: String::new(),
+            file: None,
         };
         b.push_counted(&chunk, [ex(4), ex(5)]);
         b.push_bad(9, BadKind::LineTooLong, || {
@@ -320,5 +396,56 @@ mod tests {
         assert_eq!(r.stats.bad_lines.bad_star_rating, 1);
         assert_eq!(r.customers.get(1), b"b");
         assert_eq!(r.titles.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod append_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Rows numbered from `first` (their title and time say which row they are).
+    fn build(rows: &[(u8, u8, u8)], first: usize) -> RatingsBuilder {
+        let mut b = RatingsBuilder::new("in", BadLineLimit::Count(u64::MAX), 3).with_times(true);
+        for (i, &(c, p, s)) in rows.iter().enumerate() {
+            let (c, p, title) = (format!("c{c}"), format!("p{p}"), format!("t{}", first + i));
+            b.push(
+                &KeyRef::new(c.as_bytes()),
+                &KeyRef::new(p.as_bytes()),
+                title.as_bytes(),
+                s,
+                (first + i) as u32,
+            )
+            .unwrap();
+        }
+        b
+    }
+
+    proptest! {
+        /// Appending the parts of an input read on their own equals reading it whole: the same
+        /// codes, rows, first titles and times.
+        #[test]
+        fn appending_parts_equals_reading_the_whole(
+            rows in proptest::collection::vec((0u8..12, 0u8..9, 1u8..=10), 0..60),
+            cuts in proptest::collection::vec(0usize..60, 0..4),
+        ) {
+            let whole = build(&rows, 0).finish().unwrap();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(rows.len())).collect();
+            cuts.extend([0, rows.len()]);
+            cuts.sort();
+            let mut b = RatingsBuilder::new("in", BadLineLimit::Count(u64::MAX), 3).with_times(true);
+            for w in cuts.windows(2) {
+                b.append(build(&rows[w[0]..w[1]], w[0]).finish().unwrap()).unwrap();
+            }
+            let got = b.finish().unwrap();
+            prop_assert_eq!(&got.rows, &whole.rows);
+            prop_assert_eq!(&got.times, &whole.times);
+            let keys = |t: &crate::model::KeyTable| t.iter().map(<[u8]>::to_vec).collect::<Vec<_>>();
+            prop_assert_eq!(keys(&got.customers), keys(&whole.customers));
+            prop_assert_eq!(keys(&got.products), keys(&whole.products));
+            let titles = |r: &Ratings| (0..r.titles.len()).map(|i| r.titles.get(i).to_vec()).collect::<Vec<_>>();
+            prop_assert_eq!(titles(&got), titles(&whole));
+            prop_assert_eq!(got.stats.valid, whole.stats.valid);
+        }
     }
 }

@@ -70,6 +70,32 @@ pub fn read_csv(input: impl Read, delimiter: u8, name: &str) -> Result<Vec<Sampl
     read_csv_within(input, delimiter, name, None)
 }
 
+/// Fail unless every sample of the table `name` lies within `bounds` (the dimensions and who
+/// declared them), as [`read_csv_within`] checks while reading.
+pub fn check_bounds(samples: &[Sample], bounds: Option<(Dims, &str)>, name: &str) -> Result<()> {
+    let Some((dims, declared_by)) = bounds else {
+        return Ok(());
+    };
+    let outside = samples
+        .iter()
+        .position(|s| s.customer as u64 >= dims.n_customers || s.product as u64 >= dims.n_products);
+    match outside {
+        None => Ok(()),
+        Some(row) => {
+            let s = samples[row];
+            Err(Error::bad_input(format!(
+                "{name}: row {}: customer {} / product {} is out of range of {declared_by} \
+                 ({} customers, {} products); the tables do not match it (files of different runs?)",
+                row + 1,
+                s.customer,
+                s.product,
+                dims.n_customers,
+                dims.n_products
+            )))
+        }
+    }
+}
+
 /// [`read_csv`], and fail on the first index outside `bounds`: the dimensions declared by
 /// `source` (e.g. `pre/manifest.json`); `u64::MAX` for a dimension nobody declared. Checking here,
 /// not after reading, lets the message name the line.

@@ -18,30 +18,44 @@ use crate::error::{Error, Result};
 use crate::source::arrow::cast_i64;
 
 /// The split tables' schema: `customer`, `product` (indices) and `star_rating` (Int64 when every
-/// label is whole, as the CSVs write them; Float32 otherwise).
-fn table_schema(float_labels: bool) -> Arc<Schema> {
+/// label is whole, as the CSVs write them; Float32 otherwise), then `extra` columns.
+fn table_schema(float_labels: bool, extra: Vec<Field>) -> Arc<Schema> {
     let label = if float_labels {
         DataType::Float32
     } else {
         DataType::Int64
     };
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("customer", DataType::Int64, false),
         Field::new("product", DataType::Int64, false),
         Field::new("star_rating", label, false),
-    ]))
+    ];
+    fields.extend(extra);
+    Arc::new(Schema::new(fields))
 }
 
 /// Write `samples` as a snappy-compressed Parquet table. Returns the number of rows.
 pub fn write_samples<W: std::io::Write + Send>(out: W, samples: &[Sample]) -> std::io::Result<u64> {
+    write_samples_with(out, samples, Vec::new(), |_| Vec::new())
+}
+
+/// Write `samples` as [`write_samples`] does, with more columns after `star_rating`: `extra`
+/// describes them, and `columns(rows)` gives their arrays for the samples at `rows` (side
+/// features).
+pub fn write_samples_with<W: std::io::Write + Send>(
+    out: W,
+    samples: &[Sample],
+    extra: Vec<Field>,
+    columns: impl Fn(std::ops::Range<usize>) -> Vec<ArrayRef>,
+) -> std::io::Result<u64> {
     let float_labels = samples.iter().any(|s| s.label.fract() != 0.0);
-    let schema = table_schema(float_labels);
+    let schema = table_schema(float_labels, extra);
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
     let io = |e: parquet::errors::ParquetError| std::io::Error::other(e.to_string());
     let mut writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props)).map_err(io)?;
-    for chunk in samples.chunks(1 << 20) {
+    for (n, chunk) in samples.chunks(1 << 20).enumerate() {
         let customers: Int64Array = chunk.iter().map(|s| s.customer as i64).collect();
         let products: Int64Array = chunk.iter().map(|s| s.product as i64).collect();
         let labels: ArrayRef = if float_labels {
@@ -49,11 +63,10 @@ pub fn write_samples<W: std::io::Write + Send>(out: W, samples: &[Sample]) -> st
         } else {
             Arc::new(chunk.iter().map(|s| s.label as i64).collect::<Int64Array>())
         };
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![Arc::new(customers), Arc::new(products), labels],
-        )
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(customers), Arc::new(products), labels];
+        arrays.extend(columns(n << 20..(n << 20) + chunk.len()));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         writer.write(&batch).map_err(io)?;
     }
     writer.close().map_err(io)?;

@@ -100,6 +100,14 @@ impl<'a> BatchRatings<'a> {
             true => Some(times_of(required(&cols.time), &cols.time, part)?),
             false => None,
         };
+        // Feature columns as text, as the TSV reader sees them (a null is an empty field).
+        let extras: Vec<Text<'_>> = (opts.extra_columns.iter())
+            .map(|e| Text::new(required(&e.name), &e.name, part))
+            .collect::<Result<_>>()?;
+        let mut extra_bufs: Vec<(itoa::Buffer, String)> = extras
+            .iter()
+            .map(|_| (itoa::Buffer::new(), String::new()))
+            .collect();
         let (mut b1, mut b2, mut b3) = (itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new());
         let b = &mut self.builder;
         b.reserve(batch.num_rows());
@@ -132,8 +140,21 @@ impl<'a> BatchRatings<'a> {
                 .as_ref()
                 .and_then(|t| t.get(i, &mut b3))
                 .unwrap_or_default();
+            let fields: Vec<&[u8]> = (extras.iter().zip(extra_bufs.iter_mut()))
+                .map(|(t, (ib, fb))| t.field(i, ib, fb))
+                .collect();
+            let why = (opts.extra_columns.iter().zip(&fields))
+                .find_map(|(spec, f)| crate::features::columns::check_field(spec, f));
+            if let Some(why) = why {
+                let (part, row) = (&self.part, self.part_rows);
+                b.push_bad(self.row_no, BadKind::BadNumber, || {
+                    format!("{part} row {row}: {why}")
+                });
+                continue;
+            }
             let t = time.flatten().unwrap_or(0);
             b.push(&KeyRef::new(c), &KeyRef::new(p), title, stars[i], t)?;
+            b.push_side(fields);
         }
         b.check_limit()
     }
@@ -156,6 +177,7 @@ fn wanted(opts: &ReadOptions) -> Vec<(&str, bool)> {
     if opts.read_times {
         w.push((c.time.as_str(), true));
     }
+    w.extend(opts.extra_columns.iter().map(|e| (e.name.as_str(), true)));
     w
 }
 
@@ -180,8 +202,13 @@ pub fn check_columns(names: &[String], opts: &ReadOptions, what: &str) -> Result
     if missing.is_empty() {
         return Ok(());
     }
+    let features_only = (missing.iter()).all(|m| opts.extra_columns.iter().any(|e| e.name == *m));
+    let hint = match features_only {
+        true => "check the names in --categorical/--numeric",
+        false => "name the columns with --customer-col/--product-col/--rating-col",
+    };
     Err(Error::bad_input(format!(
-        "{what}: no column {} (columns: {}); name the columns with --customer-col/--product-col/--rating-col",
+        "{what}: no column {} (columns: {}); {hint}",
         missing.join(", "),
         names.join(", ")
     )))
@@ -241,6 +268,22 @@ impl<'a> Text<'a> {
             }
             Text::Int(a) => a.is_valid(i).then(|| buf.format(a.value(i)).as_bytes()),
             Text::Float(_) => None,
+        }
+    }
+
+    /// The value of row `i` as a feature field: floats in their shortest exact decimal (written
+    /// into `text`), null as empty, as the TSV would hold it.
+    fn field<'b>(&'b self, i: usize, buf: &'b mut itoa::Buffer, text: &'b mut String) -> &'b [u8] {
+        match self {
+            Text::Float(v) => {
+                text.clear();
+                if let Some(x) = v[i] {
+                    use std::fmt::Write;
+                    let _ = write!(text, "{x}");
+                }
+                text.as_bytes()
+            }
+            t => t.get(i, buf).unwrap_or_default(),
         }
     }
 }

@@ -29,8 +29,11 @@ pub struct Input {
     pub raw_size: Option<u64>,
     /// The compression detected.
     pub compression: Compression,
-    /// Raw bytes consumed so far (for progress reporting).
+    /// Raw bytes consumed so far (for progress reporting; of every file of a many-file input).
     pub raw_read: Arc<AtomicU64>,
+    /// The files read after this one, in order, when the input is several files
+    /// (see `source::files`); `None` for a single file or stream.
+    pub more: Option<MoreFiles>,
 }
 
 impl Input {
@@ -58,6 +61,27 @@ impl Input {
     }
 }
 
+/// The files of a many-file input after the first one, which [`Input::reader`] reads (see `source::files`).
+#[derive(Clone)]
+pub struct MoreFiles {
+    /// The name of the first file, for messages about its lines ([`Input::name`] names the input
+    /// as a whole).
+    pub first: String,
+    /// The files after the first, in order.
+    pub locations: Vec<Location>,
+    /// How S3 files are reached.
+    pub s3: S3Options,
+}
+
+impl std::fmt::Debug for MoreFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MoreFiles")
+            .field("first", &self.first)
+            .field("locations", &self.locations)
+            .finish()
+    }
+}
+
 /// A reader that counts the bytes passing through it into a shared counter.
 struct CountingReader<R> {
     inner: R,
@@ -73,10 +97,11 @@ impl<R: Read> Read for CountingReader<R> {
 }
 
 /// Compression formats recognised by their magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// Plain text.
+    #[default]
     None,
     /// gzip, possibly several concatenated members.
     Gzip,
@@ -119,17 +144,26 @@ pub fn open_input_with(spec: &str, opts: &S3Options) -> Result<Input> {
 
 /// Open the input at `location` (an S3 object with `opts`), decompressed.
 pub fn open_location(location: &Location, opts: &S3Options) -> Result<Input> {
+    open_location_counting(location, opts, Arc::new(AtomicU64::new(0)))
+}
+
+/// [`open_location`], its raw bytes counted into `raw_read` (shared by the files of one input).
+pub fn open_location_counting(
+    location: &Location,
+    opts: &S3Options,
+    raw_read: Arc<AtomicU64>,
+) -> Result<Input> {
     let path = match location {
         Location::Stdin => {
             // A pipe whose writer sends nothing would block the read forever, signals or not.
             let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
                 .map_err(|e| Error::io("cannot read input", "stdin", e))?;
-            return open_source("stdin".to_string(), Box::new(stdin), None);
+            return open_source_counting("stdin".to_string(), Box::new(stdin), None, raw_read);
         }
         Location::S3(u) => {
             let url = u.to_string();
             let (raw, size) = crate::store::s3::open_s3_object_sized(&url, opts)?;
-            return open_source(url, raw, Some(size));
+            return open_source_counting(url, raw, Some(size), raw_read);
         }
         Location::Local(path) => path,
     };
@@ -144,12 +178,25 @@ pub fn open_location(location: &Location, opts: &S3Options) -> Result<Input> {
         ));
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open input", path, e))?;
-    open_source(path.display().to_string(), Box::new(file), Some(meta.len()))
+    open_source_counting(
+        path.display().to_string(),
+        Box::new(file),
+        Some(meta.len()),
+        raw_read,
+    )
 }
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
 pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64>) -> Result<Input> {
-    let raw_read = Arc::new(AtomicU64::new(0));
+    open_source_counting(name, raw, raw_size, Arc::new(AtomicU64::new(0)))
+}
+
+fn open_source_counting(
+    name: String,
+    raw: Box<dyn Read + Send>,
+    raw_size: Option<u64>,
+    raw_read: Arc<AtomicU64>,
+) -> Result<Input> {
     let raw = CountingReader {
         inner: raw,
         count: Arc::clone(&raw_read),
@@ -161,7 +208,7 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
     let compression = Compression::sniff(head);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Gzip => super::inflate::gzip_decoder(buffered),
         other => {
             let tool = match other {
                 Compression::Zstd => "zstd",
@@ -180,6 +227,7 @@ pub fn open_source(name: String, raw: Box<dyn Read + Send>, raw_size: Option<u64
         raw_size,
         compression,
         raw_read,
+        more: None,
     })
 }
 

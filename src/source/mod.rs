@@ -5,6 +5,8 @@
 //! | [`open_ratings`], [`RatingsSource`] | `mod.rs` | a [`Location`]: text or Parquet, local, stdin or S3 |
 //! | [`ReadOptions`], [`ColumnNames`] | `options.rs` | what every reader is told |
 //! | [`decompress`] | `decompress.rs` | a byte stream, gzip detected from its bytes |
+//! | [`inflate`] | `inflate.rs` | gzip members: ISA-L (feature `isal`) or zlib-rs |
+//! | [`files`] | `files.rs` | several text files as one input: directories, globs, S3 prefixes |
 //! | [`tsv`] | `tsv/` | delimited text, in parallel, by phase |
 //! | [`arrow`] | `arrow.rs` | Arrow record batches, columns by name (feature `arrow`) |
 //! | [`parquet`] | `parquet.rs` | Parquet files and datasets (feature `parquet`) |
@@ -25,6 +27,8 @@ use crate::store::S3Options;
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod decompress;
+pub mod files;
+pub mod inflate;
 mod options;
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -136,12 +140,6 @@ impl RatingsSource {
         match self {
             RatingsSource::Text(input) => tsv::read_ratings(input, read, pool, progress),
             #[cfg(feature = "parquet")]
-            RatingsSource::Parquet(p) if !read.extra_columns.is_empty() => Err(crate::Error::usage(format!(
-                "{}: feature columns of a Parquet ratings input are not supported yet; give the input \
-                 as TSV, or the columns in --customer-features/--product-features tables",
-                p.name
-            ))),
-            #[cfg(feature = "parquet")]
             RatingsSource::Parquet(p) => p.read(read),
         }
     }
@@ -173,10 +171,33 @@ pub fn open_raw(location: &Location, s3: &S3Options) -> Result<(String, Box<dyn 
     Ok((name, raw))
 }
 
+/// Open the ratings at `locations`, read in order as one input ([`files`]): one location is read
+/// as [`open_ratings`] reads it; several are text files (each may be a directory, a glob or an
+/// `s3://` prefix of text files). S3 is reached with `s3`.
+pub fn open_ratings_all(locations: &[Location], s3: &S3Options) -> Result<RatingsSource> {
+    match locations {
+        [] => Err(crate::Error::usage("no input given")),
+        [one] => open_ratings(one, s3),
+        many => {
+            let files = files::expand_all(many, s3)?;
+            if let Some(p) = files.iter().find(|l| l.name().ends_with(".parquet")) {
+                return Err(crate::Error::usage(format!(
+                    "{}: several inputs are read as text files; give a Parquet dataset as one \
+                     directory or s3:// prefix instead",
+                    p.name()
+                )));
+            }
+            let name = many.iter().map(Location::name).collect::<Vec<_>>().join(" ");
+            Ok(RatingsSource::Text(files::open_text_files(name, &files, s3)?))
+        }
+    }
+}
+
 /// Open the ratings at `location`, deciding how to read them: Parquet when the location is a
 /// `.parquet` file (or starts with the `PAR1` magic, locally), a directory or `s3://` prefix
 /// holding `.parquet` files, or an `s3://` key with `.parquet` objects under it; delimited text
-/// (plain or gzip) otherwise. S3 is reached with `s3`.
+/// (plain or gzip) otherwise: a file or stream, or the text files of a directory, glob or `s3://`
+/// prefix ([`files`]). S3 is reached with `s3`.
 pub fn open_ratings(location: &Location, s3: &S3Options) -> Result<RatingsSource> {
     #[cfg(feature = "parquet")]
     match location {
@@ -196,5 +217,11 @@ pub fn open_ratings(location: &Location, s3: &S3Options) -> Result<RatingsSource
             }
         }
     }
-    Ok(RatingsSource::Text(decompress::open_location(location, s3)?))
+    let files = files::expand(location, s3)?;
+    let mut input = files::open_text_files(location.name(), &files, s3)?;
+    if files.len() == 1 && &files[0] != location {
+        // A directory or pattern that holds one file is still named as given.
+        input.name = location.name();
+    }
+    Ok(RatingsSource::Text(input))
 }

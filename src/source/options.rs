@@ -57,7 +57,7 @@ pub struct ReadOptions {
     pub read_times: bool,
     /// Feature columns to capture per valid row into
     /// [`Ratings::side`](crate::model::Ratings::side) (required then); empty by default, and then
-    /// the parse loop does not look at any other column. Text input only.
+    /// the parse loop does not look at any other column.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_columns: Vec<crate::features::columns::ExtraColumn>,
 }

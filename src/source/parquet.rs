@@ -73,6 +73,11 @@ pub fn is_parquet_path(path: &Path) -> bool {
     if path.extension().is_some_and(|e| e == "parquet") {
         return true;
     }
+    // Only a regular file may be sniffed by reading: the bytes read from a named pipe or a
+    // device are gone, and the text reader would then miss the gzip magic.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))

@@ -947,7 +947,7 @@ fn input_missing_a_directory_or_unreadable() {
         &w,
         &run_keep_all("dir", "out"),
         4,
-        &["cannot open input dir: it is a directory; give the reviews file itself"],
+        &["cannot open input dir: no input files in this directory"],
     );
     let p = w.write("secret.tsv", tsv(&good_rows()));
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();

@@ -477,6 +477,41 @@ fn side_tables_join_by_id_and_encode_round_trips() {
             "p.parquet",
         ])
         .ok();
+    // The same product table as TSV gives the same files: Parquet and text tables join alike.
+    let mut ptsv = String::from("product_id\tbrand\tprice\n");
+    for (p, b, x) in &prow {
+        ptsv += &format!("{p}\t{b}\t{x}\n");
+    }
+    w.write("p.tsv", ptsv);
+    let args = [
+        "run",
+        "in.tsv.gz",
+        "--output",
+        "out_tsv",
+        "--categorical",
+        "vine,customer.segment,product.brand",
+        "--numeric",
+        "customer.age:standardize,product.price,helpful_votes:log1p",
+        "--customer-features",
+        "c.tsv",
+        "--product-features",
+        "p.tsv",
+    ];
+    let m_tsv = w.fmprep(&args).ok();
+    for k in ["rows", "ids_missing", "rows_missing"] {
+        assert_eq!(
+            m_tsv["side_tables"]["product"][k], m["side_tables"]["product"][k],
+            "{k}"
+        );
+    }
+    let data = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        w.tree(dir)
+            .into_iter()
+            .filter(|(p, _)| p != "manifest.json")
+            .collect()
+    };
+    assert_eq!(data("out_tsv"), data("out"));
+
     let customers = map_ids(&w.read("out/maps/customers.tsv"));
     let products = map_ids(&w.read("out/maps/products.tsv"));
     let kept_raw = kept_rows(&rows, 5, 10);
@@ -604,8 +639,8 @@ fn explore_shows_candidate_column_cardinalities() {
     assert!(text.contains("color: 3 distinct"), "{text}");
 }
 
-/// `preprocess` keeps the side blocks in its tables and `prepare` encodes them: the same records,
-/// file for file, as `run`.
+/// `preprocess` keeps the side blocks in its tables (CSV and Parquet) and `prepare` encodes them:
+/// the same records, file for file, as `run`.
 #[test]
 fn preprocess_then_prepare_equals_run() {
     let w = Workdir::new();
@@ -618,21 +653,118 @@ fn preprocess_then_prepare_equals_run() {
         w.fmprep(&a).ok()
     };
     let run = with(&["run", "in.tsv.gz", "--output", "run"]);
-    let pre = with(&["preprocess", "in.tsv.gz", "--output", "pre"]);
-    assert_eq!(pre["blocks"], run["blocks"]);
-    let header = String::from_utf8(w.read("pre/train/train.csv")).unwrap();
-    assert!(
-        header.starts_with("customer,product,star_rating,verified_purchase,vine,helpful_votes,total_votes\n"),
-        "{}",
-        &header[..200]
-    );
-    let prep = w.fmprep(&["prepare", "pre", "--output", "prep"]).ok();
-    assert_eq!(prep["feature_dim"], run["feature_dim"]);
-    assert_eq!(prep["blocks"], run["blocks"]);
-    for (a, b) in [
-        ("run/train/train.protobuf", "prep/train/train.protobuf"),
-        ("run/test/test_0.protobuf", "prep/test/test_0.protobuf"),
-    ] {
-        assert_eq!(w.read(a), w.read(b), "{a} vs {b}");
+    let protobufs = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        w.tree(dir)
+            .into_iter()
+            .filter(|(p, _)| p.ends_with(".protobuf"))
+            .collect()
+    };
+    let want = protobufs("run");
+    assert_eq!(want.len(), 3, "train, validate and one test file");
+    let formats: &[&str] = if cfg!(feature = "parquet") {
+        &["csv", "parquet"]
+    } else {
+        &["csv"]
+    };
+    for format in formats {
+        let (pre_dir, prep_dir) = (format!("pre_{format}"), format!("prep_{format}"));
+        let pre = with(&[
+            "preprocess",
+            "in.tsv.gz",
+            "--output",
+            &pre_dir,
+            "--format",
+            format,
+        ]);
+        assert_eq!(pre["blocks"], run["blocks"]);
+        let table = format!("{pre_dir}/train/train.{format}");
+        assert_eq!(pre["files"]["train"][0]["path"], format!("train/train.{format}"));
+        if *format == "csv" {
+            let header = String::from_utf8(w.read(&table)).unwrap();
+            assert!(
+                header.starts_with(
+                    "customer,product,star_rating,verified_purchase,vine,helpful_votes,total_votes\n"
+                ),
+                "{}",
+                &header[..200]
+            );
+        }
+        let prep = w.fmprep(&["prepare", &pre_dir, "--output", &prep_dir]).ok();
+        assert_eq!(prep["feature_dim"], run["feature_dim"], "{format}");
+        assert_eq!(prep["blocks"], run["blocks"], "{format}");
+        assert_eq!(protobufs(&prep_dir), want, "{format}");
     }
+}
+
+/// The Parquet tables hold the side blocks as typed columns: an index per categorical block, the
+/// stored `f32` per numeric block, null where a row has no key.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_tables_hold_the_side_columns() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int64Type};
+    use arrow_array::Array;
+    let w = Workdir::new();
+    w.write("in.tsv", HAND);
+    let mut args = vec![
+        "preprocess",
+        "in.tsv",
+        "--output",
+        "pre",
+        "--format",
+        "parquet",
+        "--min-customer-ratings",
+        "1",
+        "--min-product-ratings",
+        "1",
+        "--max-bad-lines",
+        "2",
+        "--categorical",
+        "color",
+        "--numeric",
+        "votes:log1p",
+    ];
+    let m = w.fmprep(&args).ok();
+    let mut rows = Vec::new();
+    for group in ["train", "validate", "test"] {
+        for f in m["files"][group].as_array().unwrap() {
+            let bytes = bytes::Bytes::from(w.read(&format!("pre/{}", f["path"].as_str().unwrap())));
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let b = batch.unwrap();
+                let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+                assert_eq!(names, ["customer", "product", "star_rating", "color", "votes"]);
+                let color = b.column(3).as_primitive::<Int64Type>();
+                let votes = b.column(4).as_primitive::<Float32Type>();
+                let stars = b.column(2).as_primitive::<Int64Type>();
+                for i in 0..b.num_rows() {
+                    rows.push((
+                        stars.value(i),
+                        color.value(i),
+                        votes.is_valid(i).then(|| votes.value(i)),
+                    ));
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // (a,x,5,red,0): votes 0 is no key; (b,x,4,blue,1) and (a,y,3,red,3) as hand_made_fixture's.
+    let want = vec![
+        (3, 0, Some(4f64.ln() as f32)),
+        (4, 1, Some(2f64.ln() as f32)),
+        (5, 0, None),
+    ];
+    assert_eq!(rows, want);
+    // prepare encodes them as run does.
+    w.fmprep(&["prepare", "pre", "--output", "prep"]).ok();
+    args[0] = "run";
+    args[3] = "run";
+    args.drain(4..6);
+    let run = w.fmprep(&args).ok();
+    let prep: serde_json::Value = serde_json::from_slice(&w.read("prep/manifest.json")).unwrap();
+    assert_eq!(prep["feature_dim"], 7);
+    assert_eq!(all_records(&w, "prep", &prep), all_records(&w, "run", &run));
 }

@@ -8,12 +8,15 @@ mod errors;
 mod explore;
 mod features;
 mod hash_shuffle;
+mod inputs;
 mod inspect;
 mod interrupt;
 mod kcore;
 mod labels;
 mod migration;
 mod outputs;
+#[cfg(unix)]
+mod parent;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pinned;

@@ -165,3 +165,124 @@ fn movielens_style_parquet_with_integer_ids_float_ratings_and_timestamps() {
         "{err}"
     );
 }
+
+/// Feature columns read from a Parquet ratings input as from the TSV of the same rows: typed
+/// columns (integers, floats, strings, nulls) give the same values, bad lines and bytes.
+#[test]
+fn parquet_feature_columns_give_the_bytes_of_the_tsv() {
+    use arrow_array::StringArray;
+    let w = Workdir::new();
+    let input = w.synth("in.tsv.gz", 6000, 41);
+    let text = {
+        let mut s = String::new();
+        let f = std::fs::File::open(&input).unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(f), &mut s).unwrap();
+        s
+    };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let names = [
+        "customer_id",
+        "product_id",
+        "star_rating",
+        "vine",
+        "verified_purchase",
+        "helpful_votes",
+        "total_votes",
+    ];
+    let at: Vec<usize> = names.iter().map(|n| col(n)).collect();
+    let mut rows: Vec<Vec<String>> = lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.len() == header.len())
+        .map(|f| at.iter().map(|&i| f[i].to_string()).collect())
+        .collect();
+    // Holes: an empty vine (an empty category; null in Parquet), an empty helpful_votes (a bad
+    // number either way), a fractional total_votes.
+    rows[3][3] = String::new();
+    rows[7][5] = String::new();
+    rows[11][6] = "2.5".into();
+    let mut tsv = names.join("\t") + "\n";
+    for r in &rows {
+        tsv += &(r.join("\t") + "\n");
+    }
+    w.write("same.tsv", tsv);
+    let strings = |k: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| (!r[k].is_empty()).then(|| r[k].clone())),
+        ))
+    };
+    let ints = |k: usize| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(
+            rows.iter().map(|r| r[k].parse::<i64>().ok()),
+        ))
+    };
+    let floats = |k: usize| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| r[k].parse::<f64>().ok()),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter([
+        (names[0], strings(0)),
+        (names[1], strings(1)),
+        (names[2], ints(2)),
+        (names[3], strings(3)),
+        (names[4], strings(4)),
+        (names[5], ints(5)),
+        (names[6], floats(6)),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(w.path("same.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let run = |input: &str, out: &str| {
+        w.fmprep(&[
+            "run",
+            input,
+            "-o",
+            out,
+            "--categorical",
+            "vine,verified_purchase",
+            "--numeric",
+            "helpful_votes:log1p,total_votes:standardize",
+            "--max-bad-lines",
+            "5",
+        ])
+        .ok()
+    };
+    let (a, b) = (run("same.parquet", "pq"), run("same.tsv", "tsv"));
+    assert_eq!(a["counts"], b["counts"]);
+    assert_eq!(a["counts"]["bad_lines"]["bad_number"], 1, "{}", a["counts"]);
+    assert_eq!(a["blocks"], b["blocks"]);
+    assert!(a["blocks"][2]["size"].as_u64().unwrap() >= 2);
+    let (fa, fb) = (data_files(&w, "pq"), data_files(&w, "tsv"));
+    assert!(fa.iter().any(|(p, _)| p == "maps/features/vine.tsv"));
+    assert_eq!(fa, fb);
+
+    // explore shows the same cardinalities of the candidate columns.
+    let explore = |input: &str| {
+        w.fmprep(&[
+            "explore",
+            input,
+            "--json",
+            "--cardinality",
+            "vine,verified_purchase,helpful_votes,total_votes",
+            "--max-bad-lines",
+            "5",
+        ])
+        .ok()["columns"]
+            .clone()
+    };
+    let cols = explore("same.parquet");
+    assert_eq!(cols, explore("same.tsv"));
+    assert_eq!(cols[0]["name"], "vine");
+    assert!(cols[0]["distinct"].as_u64().unwrap() >= 2, "{cols}");
+
+    // A missing feature column is named, as for the TSV.
+    let err = w
+        .fmprep(&["run", "same.parquet", "-o", "x", "--categorical", "shape"])
+        .fails(3);
+    assert!(err.contains("no column shape"), "{err}");
+    assert!(err.contains("--categorical/--numeric"), "{err}");
+}

@@ -301,3 +301,78 @@ fn nothing_left_after_filtering_is_an_error() {
     assert!(err.contains("no rows left after the long-tail filter"), "{err}");
     assert!(!w.path("out/manifest.json").exists());
 }
+
+/// Every boolean FMPREP_* variable takes the same spellings (1/0, true/false, yes/no, on/off, any
+/// case), FMPREP_S3_FORCE_PATH_STYLE included, and refuses others with a usage error.
+#[test]
+fn boolean_variables_take_the_same_spellings() {
+    let w = Workdir::new();
+    w.synth("in.tsv", 3000, 9);
+    let vars = [
+        "FMPREP_OVERWRITE",
+        "FMPREP_DRY_RUN",
+        "FMPREP_K_CORE",
+        "FMPREP_HOLDOUT_VALIDATE",
+        "FMPREP_S3_FORCE_PATH_STYLE",
+        "FMPREP_EXIT_WITH_PARENT",
+    ];
+    for var in vars {
+        for value in ["1", "0", "true", "False", "yes", "no", "ON", "off"] {
+            let out = format!("out_{var}_{value}");
+            // The flag would override the variable: FMPREP_DRY_RUN is tested alone.
+            let dry = if var == "FMPREP_DRY_RUN" {
+                "-q"
+            } else {
+                "--dry-run"
+            };
+            let r = w
+                .command(&["run", "in.tsv", "-o", &out, dry])
+                .env(var, value)
+                .output()
+                .unwrap();
+            assert_eq!(
+                r.status.code(),
+                Some(0),
+                "{var}={value}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+        let r = w
+            .command(&["run", "in.tsv", "-o", "x"])
+            .env(var, "maybe")
+            .output()
+            .unwrap();
+        assert_eq!(r.status.code(), Some(2), "{var}=maybe is refused");
+    }
+    // The values mean what they say: FMPREP_DRY_RUN=on writes nothing, =off runs.
+    let dry = |value: &str, out: &str| {
+        w.command(&["run", "in.tsv", "-o", out])
+            .env("FMPREP_DRY_RUN", value)
+            .output()
+            .unwrap()
+    };
+    assert!(dry("on", "dry").status.success());
+    assert!(!w.path("dry/manifest.json").exists());
+    assert!(dry("off", "wet").status.success());
+    assert!(w.path("wet/manifest.json").exists());
+    let again = w
+        .command(&["run", "in.tsv", "-o", "wet"])
+        .env("FMPREP_OVERWRITE", "yes")
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "FMPREP_OVERWRITE=yes overwrites");
+}
+
+/// `--split 0.8,0.2` leaves the test split exactly 0 in the manifest (not -5.55e-17).
+#[test]
+fn a_two_way_split_records_a_test_fraction_of_exactly_zero() {
+    let w = Workdir::new();
+    w.synth("in.tsv", 3000, 9);
+    let m = w
+        .fmprep(&["run", "in.tsv", "-o", "out", "--split", "0.8,0.2"])
+        .ok();
+    let text = String::from_utf8(w.read("out/manifest.json")).unwrap();
+    assert!(!text.contains("e-17"), "{text}");
+    assert_eq!(m["options"]["split"]["test"], serde_json::json!(0.0), "{m}");
+    assert_eq!(m["counts"]["test"], 0);
+}

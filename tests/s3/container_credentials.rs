@@ -267,3 +267,92 @@ fn rfc3339_formats_known_instants() {
     assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
 }
+
+/// An instance metadata endpoint on 127.0.0.1 that answers every request (the IMDSv2 token PUT,
+/// the role GETs) with `status`, counting them.
+fn failing_imds(status: &'static str) -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the metadata endpoint");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(Mutex::new(0usize));
+    let count = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            *count.lock().unwrap() += 1;
+            let mut out = &stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, hits)
+}
+
+/// No credentials anywhere, and an instance metadata endpoint that answers with errors (a host
+/// with a metadata service but no role, a proxy in the way): the message is still the documented
+/// "no AWS credentials found", not the metadata client's error.
+#[test]
+fn no_credentials_with_a_failing_metadata_endpoint_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    for status in ["500 Internal Server Error", "403 Forbidden"] {
+        let (imds, hits) = failing_imds(status);
+        let r = finish(
+            container_cmd(home.path(), None)
+                .env_remove("AWS_EC2_METADATA_DISABLED")
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)
+                .args([
+                    "run",
+                    "s3://bucket/in/reviews.tsv.gz",
+                    "--output",
+                    "out",
+                    "--endpoint-url",
+                    "http://127.0.0.1:9",
+                ])
+                .output()
+                .unwrap(),
+        );
+        assert!(*hits.lock().unwrap() > 0, "the metadata endpoint was never asked");
+        assert_eq!(r.code, 5, "{status}: stderr:\n{}", r.stderr);
+        let msg = r.error_line();
+        assert!(msg.contains("no AWS credentials found"), "{status}: {msg}");
+        assert!(msg.contains("instance metadata service"), "{status}: {msg}");
+    }
+}
+
+/// `--s3-max-attempts 1`: "after 1 attempt", not "1 attempts".
+#[test]
+fn one_attempt_is_singular() {
+    // A port that refuses connections: bind one, then close it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    let r = finish(
+        container_cmd(home.path(), None)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .args([
+                "inspect",
+                "s3://bucket/x.protobuf",
+                "--endpoint-url",
+                &format!("http://127.0.0.1:{port}"),
+                "--s3-max-attempts",
+                "1",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 5, "stderr:\n{}", r.stderr);
+    let msg = r.error_line();
+    assert!(msg.contains("after 1 attempt ("), "{msg}");
+}

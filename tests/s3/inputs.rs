@@ -70,15 +70,16 @@ fn parquet_dataset_under_an_s3_prefix_gives_the_local_parquet_run_byte_for_byte(
     );
     assert!(server.objects("bucket/dry").is_empty());
 
-    // A prefix with no Parquet objects is not taken for a dataset: the usual object error.
-    // (`--overwrite`: the finished run at the output is checked, and refused, first.)
+    // A prefix with no objects at all is neither a dataset nor text files. (`--overwrite`: the
+    // finished run at the output is checked, and refused, first.)
     let r = fmprep(
         &server,
         &["run", "s3://bucket/empty/", "--output", &out_s, "--overwrite"],
     );
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
-        r.error_line().contains("names a bucket or prefix, not an object"),
+        r.error_line()
+            .contains("s3://bucket/empty: no objects under this prefix"),
         "{}",
         r.stderr
     );
@@ -141,4 +142,61 @@ fn encode_reads_a_runs_maps_from_s3() {
         r.stderr
     );
     assert!(!Path::new(&path("x.rec")).exists());
+}
+
+#[test]
+fn text_files_under_an_s3_prefix_give_the_run_on_their_concatenation() {
+    let server = Server::start();
+    let text = std::fs::read_to_string(&fixtures().tsv).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let cuts = [0, lines.len() / 5, lines.len() / 2, lines.len()];
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let mut part = format!("{header}\n");
+        for l in &lines[cuts[i]..cuts[i + 1]] {
+            part += l;
+            part.push('\n');
+        }
+        // Mixed compression: each file is sniffed on its own.
+        let (name, bytes) = if i == 1 {
+            (format!("part-{i}.tsv"), part.into_bytes())
+        } else {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(part.as_bytes()).unwrap();
+            (format!("part-{i}.tsv.gz"), enc.finish().unwrap())
+        };
+        std::fs::write(dir.path().join(&name), &bytes).unwrap();
+        server.put_file(&format!("bucket/many/{name}"), &bytes);
+    }
+    // Bookkeeping objects that a listing must skip.
+    server.put_file("bucket/many/_SUCCESS", b"");
+    let tsv = fixtures().tsv.to_string_lossy().into_owned();
+    let want = local(&["run", &tsv, "--seed", "9"]);
+    let from_dir = local(&["run", &dir.path().to_string_lossy(), "--seed", "9"]);
+    for f in local_files(&want) {
+        if f != MANIFEST {
+            assert!(
+                std::fs::read(want.join(&f)).unwrap() == std::fs::read(from_dir.join(&f)).unwrap(),
+                "{f}: the local directory run differs from the run on the whole file"
+            );
+        }
+    }
+    let r = fmprep(
+        &server,
+        &[
+            "run",
+            "s3://bucket/many/",
+            "--output",
+            "s3://bucket/many-out",
+            "--seed",
+            "9",
+        ],
+    );
+    r.ok();
+    assert_same_output(&want, &server, "bucket/many-out");
+    assert!(
+        !server.log().iter().any(|l| l.path.contains("_SUCCESS")),
+        "the _SUCCESS marker is listed but never read"
+    );
 }

@@ -18,9 +18,12 @@ exception leaves that stretch, from the moment the process exists, the child is 
 (SIGTERM, then SIGKILL after a grace period) and reaped before the exception goes on.
 
 On purpose, nothing global is installed or changed: no signal handler, no ``atexit`` hook,
-no new session or process group. The child stays in the task's process group so that
-Airflow's own clean-up (which signals the whole group) still reaches it even if this Python
-process is killed with SIGKILL before it can act.
+no new session or process group. The child stays in the task's process group, which Airflow
+signals on some paths (a task killed from the UI, a zombie task). Not when the task process
+itself is SIGKILLed (the OOM killer; Airflow 2.10 then signals nobody): for that the child runs
+with ``FMPREP_EXIT_WITH_PARENT=1``, and fmprep stops as on SIGTERM when this process dies, by
+whatever signal (Linux: ``PR_SET_PDEATHSIG``), leaving no manifest behind. Pass
+``env={"FMPREP_EXIT_WITH_PARENT": "0"}`` to let a run outlive its parent.
 """
 
 from __future__ import annotations
@@ -408,6 +411,9 @@ def _resolve_logger(logger: Union[logging.Logger, "logging.LoggerAdapter[Any]", 
 
 def _child_env(overrides: Optional[Mapping[str, Optional[str]]]) -> Dict[str, str]:
     env = dict(os.environ)
+    # A run must not outlive the task that started it (see the module docstring); the
+    # caller's environment or ``env`` may still say otherwise.
+    env.setdefault("FMPREP_EXIT_WITH_PARENT", "1")
     for key, value in (overrides or {}).items():
         if value is None:
             env.pop(key, None)

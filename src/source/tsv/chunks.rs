@@ -5,7 +5,7 @@
 //! blocks when every buffer is in flight).
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 use memchr::memrchr;
@@ -13,16 +13,22 @@ use memchr::memrchr;
 use super::header::Layout;
 use super::scan::{parse_chunk, ParsedChunk, ParsedRow};
 use crate::error::{Error, Result};
-use crate::source::decompress::{read_error, Compression};
+use crate::source::decompress::{read_error, Compression, Input};
+use crate::source::files::NextFiles;
 use crate::source::ReadOptions;
 
+/// The name and compression of each file of the input, by file number, as the reader reaches
+/// them; the merging thread reads it to word messages about a file's lines.
+pub(super) type FileNames = Arc<Mutex<Vec<(String, Compression)>>>;
+
 /// Messages from the reader thread and parse jobs to the merging thread.
+/// Chunks carry the number of the file (0 for the first) whose lines they hold.
 pub(super) enum Msg {
-    Parsed(u64, ParsedChunk),
+    Parsed(u64, u32, ParsedChunk),
     /// A line over the length limit was skipped at this position in the chunk sequence.
-    LongLine(u64, Vec<u8>),
-    /// Reading failed after the chunks before this position.
-    ReadFailed(u64, std::io::Error),
+    LongLine(u64, u32, Vec<u8>),
+    /// Reading failed after the chunks before this position (in this file).
+    ReadFailed(u64, u32, std::io::Error),
     /// A parse job failed unexpectedly (a bug): the run stops instead of waiting for its chunk.
     Failed(Error),
     End(u64),
@@ -42,6 +48,14 @@ pub(super) struct ChunkReader {
     /// A read error held back while the complete lines read before it are handed out, so that
     /// the error can be reported with the number of the last good line.
     pub failed: Option<std::io::Error>,
+    /// The files after this one, for a many-file input.
+    next_files: Option<NextFiles>,
+    /// The number of the file being read (0 for the first): the file of the chunk returned last.
+    pub file: u32,
+    /// Every file reached so far.
+    pub files: FileNames,
+    /// The first file's header, which every later file must repeat.
+    first_header: Option<Vec<u8>>,
 }
 
 pub(super) enum Next {
@@ -102,11 +116,18 @@ impl ChunkReader {
                 continue;
             }
             if self.eof {
-                return Ok(if buf.is_empty() {
-                    Next::Done
-                } else {
-                    Next::Chunk(buf)
-                });
+                if !buf.is_empty() {
+                    // A file's last chunk ends with it: chunks never span two files.
+                    return Ok(Next::Chunk(buf));
+                }
+                if !self.next_file(max_line)? {
+                    return Ok(Next::Done);
+                }
+                buf.append(&mut self.carry);
+                if let Some(e) = self.failed.take() {
+                    return self.fail_after_whole_lines(buf, e);
+                }
+                continue;
             }
             if let Some(i) = memrchr(b'\n', &buf) {
                 self.carry.extend_from_slice(&buf[i + 1..]);
@@ -160,6 +181,7 @@ impl ChunkReader {
     /// A reader over `reader`, the decompressed stream of the input `name`.
     pub fn new(reader: Box<dyn Read + Send>, name: String, compression: Compression) -> Self {
         ChunkReader {
+            files: Arc::new(Mutex::new(vec![(name.clone(), compression)])),
             reader,
             name,
             compression,
@@ -167,7 +189,57 @@ impl ChunkReader {
             eof: false,
             bytes: 0,
             failed: None,
+            next_files: None,
+            file: 0,
+            first_header: None,
         }
+    }
+
+    /// A reader over every file of `input` in turn (one, or [several](crate::source::files)).
+    pub fn for_input(input: Input) -> Self {
+        match input.more {
+            None => ChunkReader::new(input.reader, input.name, input.compression),
+            Some(more) => {
+                let mut r = ChunkReader::new(input.reader, more.first.clone(), input.compression);
+                r.next_files = Some(NextFiles::new(more, input.raw_read));
+                r
+            }
+        }
+    }
+
+    /// Whether the input is several files (messages then name the file of a line).
+    pub fn is_many(&self) -> bool {
+        self.next_files.is_some()
+    }
+
+    /// At the end of a file, go on to the next one: open it, check its header against the first
+    /// file's and drop it. Returns `false` after the last file.
+    fn next_file(&mut self, max_line: usize) -> std::io::Result<bool> {
+        let Some(next) = self.next_files.as_mut() else {
+            return Ok(false);
+        };
+        let Some(opened) = next.open_next() else {
+            return Ok(false);
+        };
+        let opened = opened.map_err(std::io::Error::other)?;
+        self.reader = opened.reader;
+        self.name = opened.name;
+        self.compression = opened.compression;
+        self.eof = false;
+        self.file += 1;
+        if let Ok(mut f) = self.files.lock() {
+            f.push((self.name.clone(), self.compression));
+        }
+        let head = self.header_line(max_line).map_err(std::io::Error::other)?;
+        let first = self.first_header.as_deref().unwrap_or_default();
+        let first_name = self
+            .files
+            .lock()
+            .ok()
+            .and_then(|f| f.first().map(|(n, _)| n.clone()))
+            .unwrap_or_default();
+        super::header::check_same(first, &first_name, &head, &self.name).map_err(std::io::Error::other)?;
+        Ok(true)
     }
 
     /// Read the header: the bytes up to the first newline (bounded by `max_line`), the rest of
@@ -209,6 +281,9 @@ impl ChunkReader {
             self.carry.extend_from_slice(&head[header_end + 1..]);
         }
         head.truncate(header_end);
+        if self.first_header.is_none() {
+            self.first_header = Some(head.clone());
+        }
         Ok(head)
     }
 }
@@ -233,7 +308,9 @@ pub(super) fn spawn_reader(
             loop {
                 // All buffers in flight: wait. A closed channel means the merger gave up.
                 let Ok(buf) = free_rx.recv() else { return };
-                match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
+                let next = reader.next(buf, opts.chunk_bytes, opts.max_line_bytes);
+                let file = reader.file;
+                match next {
                     Ok(Next::Chunk(data)) => {
                         let (tx, layout, spare_rows) =
                             (msg_tx.clone(), Arc::clone(&layout), Arc::clone(&spare));
@@ -253,7 +330,7 @@ pub(super) fn spawn_reader(
                                 parse_chunk(data, rows, &layout, delimiter, max_line, keep)
                             }));
                             let _ = tx.send(match parsed {
-                                Ok(parsed) => Msg::Parsed(this, parsed),
+                                Ok(parsed) => Msg::Parsed(this, file, parsed),
                                 Err(_) => Msg::Failed(Error::new(
                                     crate::ErrorKind::Internal,
                                     "a parse job failed unexpectedly (a bug); please report it",
@@ -262,14 +339,14 @@ pub(super) fn spawn_reader(
                         });
                     }
                     Ok(Next::LongLine(buf)) => {
-                        let _ = msg_tx.send(Msg::LongLine(seq, buf));
+                        let _ = msg_tx.send(Msg::LongLine(seq, file, buf));
                     }
                     Ok(Next::Done) => {
                         let _ = msg_tx.send(Msg::End(seq));
                         return;
                     }
                     Err(e) => {
-                        let _ = msg_tx.send(Msg::ReadFailed(seq, e));
+                        let _ = msg_tx.send(Msg::ReadFailed(seq, file, e));
                         return;
                     }
                 }

@@ -33,6 +33,31 @@ pub(super) const TIME: usize = 4;
 /// Number of column roles: the spans of a line.
 pub(super) const ROLES: usize = 5;
 
+/// Check that `head`, the header line of the file `name`, repeats `first`, the header of the
+/// first file `first_name` of the same input (a trailing `\r` aside); the error shows the first
+/// column that differs.
+pub(super) fn check_same(first: &[u8], first_name: &str, head: &[u8], name: &str) -> Result<()> {
+    let trim = |h: &[u8]| h.strip_suffix(b"\r").unwrap_or(h).to_vec();
+    if trim(first) == trim(head) {
+        return Ok(());
+    }
+    let text = |h: &[u8]| String::from_utf8_lossy(&trim(h)).into_owned();
+    let (a, b) = (text(first), text(head));
+    let cols = |s: &str| s.split(['\t', ',']).map(str::to_string).collect::<Vec<_>>();
+    let (a, b) = (cols(&a), cols(&b));
+    let detail = a
+        .iter()
+        .zip(&b)
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+        .map(|(i, (x, y))| format!("column {} is {y:?} here and {x:?} there", i + 1))
+        .unwrap_or_else(|| format!("it has {} columns and that one {}", b.len(), a.len()));
+    Err(Error::bad_input(format!(
+        "{name}: the header differs from the one of {first_name} ({detail}); every input file \
+         must have the same columns in the same order"
+    )))
+}
+
 /// A field cut to 40 bytes and escaped, for one-line messages.
 pub(super) fn excerpt(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(40)];

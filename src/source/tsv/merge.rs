@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded};
 
-use super::chunks::{spawn_reader, ChunkReader, Msg, Next, SpareRows};
+use super::chunks::{spawn_reader, ChunkReader, FileNames, Msg, Next, SpareRows};
 use super::header::Layout;
 use super::scan::{parse_chunk, ParsedChunk};
 use crate::error::{Error, Result};
@@ -24,9 +24,33 @@ pub(super) struct Merger<'a> {
     pub line_base: u64,
     pub opts: &'a ReadOptions,
     pub progress: Option<&'a Progress>,
+    /// The files of the input by number, and whether there are several (messages then name them).
+    pub files: FileNames,
+    pub many: bool,
+    /// The file whose lines are merged now.
+    pub file: u32,
 }
 
 impl Merger<'_> {
+    /// Merge the lines of file `file` from now on: line numbers restart after its header.
+    fn enter(&mut self, file: u32) {
+        if file != self.file {
+            self.file = file;
+            self.line_base = 1;
+            if self.many {
+                self.builder.set_file(Some(self.file_info(file).0));
+            }
+        }
+    }
+
+    fn file_info(&self, file: u32) -> (String, Compression) {
+        self.files
+            .lock()
+            .ok()
+            .and_then(|f| f.get(file as usize).cloned())
+            .unwrap_or_default()
+    }
+
     fn chunk(&mut self, chunk: &ParsedChunk) -> Result<()> {
         merge_chunk(&mut self.builder, chunk, self.line_base)?;
         self.line_base += chunk.lines;
@@ -45,8 +69,19 @@ impl Merger<'_> {
         self.builder.check_limit()
     }
 
-    fn read_failed(&self, name: &str, compression: Compression, err: std::io::Error) -> Error {
-        read_error_at(name, compression, err, Some(self.line_base))
+    /// The error for a read that failed in file `file` after the lines merged so far: the
+    /// library's own error when the reader made one (a later file's header), else a read error
+    /// that names the file and its last good line.
+    fn read_failed(&mut self, file: u32, err: std::io::Error) -> Error {
+        if err.get_ref().is_some_and(|e| e.is::<Error>()) {
+            if let Some(Ok(e)) = err.into_inner().map(|e| e.downcast::<Error>()) {
+                return *e;
+            }
+            return Error::new(crate::ErrorKind::Internal, "a reader error was lost (a bug)");
+        }
+        self.enter(file);
+        let (name, compression) = self.file_info(file);
+        read_error_at(&name, compression, err, Some(self.line_base))
     }
 }
 
@@ -84,10 +119,12 @@ fn merge_chunk(b: &mut RatingsBuilder, chunk: &ParsedChunk, line_base: u64) -> R
     }
     b.push_blank(chunk.blank);
     b.add_bytes(data.len() as u64);
+    let file = b.file().map(str::to_string);
     let examples = chunk.examples.iter().map(|(rel, kind, detail)| BadLine {
         line: line_base + 1 + rel,
         kind: *kind,
         detail: detail.clone(),
+        file: file.clone(),
     });
     b.push_counted(&chunk.bad, examples);
     Ok(())
@@ -103,9 +140,11 @@ pub(super) fn merge_serial(
     let mut buf = Vec::with_capacity(opts.chunk_bytes + (64 << 10));
     let mut rows = Vec::new();
     loop {
-        let next = reader
-            .next(buf, opts.chunk_bytes, opts.max_line_bytes)
-            .map_err(|e| merger.read_failed(&reader.name, reader.compression, e))?;
+        let next = match reader.next(buf, opts.chunk_bytes, opts.max_line_bytes) {
+            Ok(next) => next,
+            Err(e) => return Err(merger.read_failed(reader.file, e)),
+        };
+        merger.enter(reader.file);
         match next {
             Next::Chunk(data) => {
                 let chunk = parse_chunk(
@@ -137,7 +176,6 @@ pub(super) fn merge_parallel(
     pool: &Arc<rayon::ThreadPool>,
 ) -> Result<Ratings> {
     let opts = merger.opts;
-    let (name, compression) = (reader.name.clone(), reader.compression);
     let in_flight = pool.current_num_threads() * 2 + 2;
     let (free_tx, free_rx) = bounded::<Vec<u8>>(in_flight);
     for _ in 0..in_flight {
@@ -163,17 +201,17 @@ pub(super) fn merge_parallel(
     let mut pending = BTreeMap::new();
     while end.is_none_or(|e| next_seq < e) {
         match msg_rx.recv() {
-            Ok(Msg::Parsed(seq, chunk)) => {
-                pending.insert(seq, Some(chunk));
+            Ok(Msg::Parsed(seq, file, chunk)) => {
+                pending.insert(seq, (file, Some(chunk)));
             }
-            Ok(Msg::LongLine(seq, buf)) => {
-                pending.insert(seq, None);
+            Ok(Msg::LongLine(seq, file, buf)) => {
+                pending.insert(seq, (file, None));
                 let _ = free_tx.send(buf);
             }
             // Merge what came before the failure first, so the message can say where it happened.
-            Ok(Msg::ReadFailed(n, err)) => {
+            Ok(Msg::ReadFailed(n, file, err)) => {
                 end = Some(n);
-                failure = Some(err);
+                failure = Some((file, err));
             }
             Ok(Msg::Failed(err)) => return Err(err),
             Ok(Msg::End(n)) => end = Some(n),
@@ -184,7 +222,8 @@ pub(super) fn merge_parallel(
                 ))
             }
         }
-        while let Some(item) = pending.remove(&next_seq) {
+        while let Some((file, item)) = pending.remove(&next_seq) {
+            merger.enter(file);
             match item {
                 Some(chunk) => {
                     merger.chunk(&chunk)?;
@@ -198,8 +237,8 @@ pub(super) fn merge_parallel(
             next_seq += 1;
         }
     }
-    if let Some(err) = failure {
-        return Err(merger.read_failed(&name, compression, err));
+    if let Some((file, err)) = failure {
+        return Err(merger.read_failed(file, err));
     }
     merger.builder.finish()
 }

@@ -32,6 +32,7 @@ use crate::source::ReadOptions;
 
 mod chunks;
 mod header;
+mod many;
 mod merge;
 #[cfg(test)]
 mod props;
@@ -45,6 +46,9 @@ use merge::Merger;
 ///
 /// Fails on a missing or duplicated required column, on a read or decompression error, and when
 /// skipped lines exceed `opts.max_bad_lines`.
+///
+/// An input of several files is read two files at a time when the pool has two threads or more
+/// (`many.rs`), one after another otherwise; the result is the same.
 pub fn read_ratings(
     input: Input,
     opts: &ReadOptions,
@@ -54,12 +58,34 @@ pub fn read_ratings(
     if opts.delimiter == b'\n' || opts.delimiter == b'\r' {
         return Err(Error::usage("the delimiter cannot be a line break"));
     }
-    let (raw_size, compression) = (input.raw_size, input.compression);
-    let mut reader = ChunkReader::new(input.reader, input.name, compression);
+    if input.more.is_some() && pool.current_num_threads() > 1 {
+        return many::read_many(input, opts, pool, progress);
+    }
+    read_one(input, opts, pool, progress, false, &|_, _| Ok(()))
+}
+
+/// Read `input` (one file, or several one after another) into ratings; `on_header` sees its
+/// header line (and name) before any data line is read, and may refuse it. `part` marks a file
+/// read as one part of a larger input: its bad lines then name it.
+pub(super) fn read_one(
+    input: Input,
+    opts: &ReadOptions,
+    pool: &Arc<rayon::ThreadPool>,
+    progress: Option<&Progress>,
+    part: bool,
+    on_header: &(dyn Fn(&[u8], &str) -> Result<()> + Sync),
+) -> Result<Ratings> {
+    let (raw_size, compression, name) = (input.raw_size, input.compression, input.name.clone());
+    let mut reader = ChunkReader::for_input(input);
     let head = reader.header_line(opts.max_line_bytes)?;
+    on_header(&head, &reader.name)?;
     let layout = Arc::new(header::parse_header(&head, opts, &reader.name)?);
 
-    let mut builder = opts.builder(reader.name.clone());
+    let mut builder = opts.builder(name);
+    let many = reader.is_many() || part;
+    if many {
+        builder.set_file(Some(reader.name.clone()));
+    }
     if let Some(size) = raw_size {
         // Reserve for the rows a file of this size can hold (gzip text shrinks ~3x; lines are
         // ~300+ bytes) so the largest vector does not grow by copying. Untouched capacity costs
@@ -76,6 +102,9 @@ pub fn read_ratings(
         line_base: 1,
         opts,
         progress,
+        files: Arc::clone(&reader.files),
+        many,
+        file: 0,
     };
     if pool.current_num_threads() == 1 {
         return merge::merge_serial(reader, &layout, merger);
@@ -86,11 +115,25 @@ pub fn read_ratings(
 /// Read and check only the header line of `input` (for `--dry-run`), with the parser
 /// [`read_ratings`] uses: the required columns must be present. Returns the header's column
 /// names. What follows the header is consumed in part; the input is for nothing else after this.
+///
+/// For an input of several files, every file is opened and its header checked against the
+/// first's.
 pub fn check_header(input: &mut Input, opts: &ReadOptions) -> Result<Vec<String>> {
     let stream = std::mem::replace(&mut input.reader, Box::new(std::io::empty()));
-    let mut reader = ChunkReader::new(stream, input.name.clone(), input.compression);
+    let first = input.more.as_ref().map_or(&input.name, |m| &m.first).clone();
+    let mut reader = ChunkReader::new(stream, first.clone(), input.compression);
     let head = reader.header_line(opts.max_line_bytes)?;
-    Ok(header::parse_header(&head, opts, &input.name)?.names)
+    let names = header::parse_header(&head, opts, &first)?.names;
+    if let Some(more) = input.more.take() {
+        for location in &more.locations {
+            let mut next = crate::source::decompress::open_location(location, &more.s3)?;
+            let stream = std::mem::replace(&mut next.reader, Box::new(std::io::empty()));
+            let mut r = ChunkReader::new(stream, next.name.clone(), next.compression);
+            let h = r.header_line(opts.max_line_bytes)?;
+            header::check_same(&head, &first, &h, &next.name)?;
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -333,19 +333,20 @@ impl S3Client {
         bucket_region: Option<String>,
     ) -> String {
         let bucket = &op.url.bucket;
-        let attempts = self.inner.opts.max_attempts;
+        let n = self.inner.opts.max_attempts;
+        let (attempts, times) = (count(n, "attempt", "attempts"), count(n, "time", "times"));
         let at = self.at();
         match err {
             SdkError::DispatchFailure(_) => {
                 let cause = innermost(err);
                 return format!(
-                    "cannot reach {at} after {attempts} attempts ({cause}); {}",
+                    "cannot reach {at} after {attempts} ({cause}); {}",
                     self.dispatch_hint(&cause, bucket)
                 );
             }
             SdkError::TimeoutError(_) => {
                 return format!(
-                    "{at} did not answer in time after {attempts} attempts; check the network, or retry later"
+                    "{at} did not answer in time after {attempts}; check the network, or retry later"
                 );
             }
             SdkError::ConstructionFailure(_) => {
@@ -392,7 +393,7 @@ impl S3Client {
                 ),
             },
             (Some("BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch"), _) => format!(
-                "S3 received corrupted bytes (checksum mismatch) {attempts} times; check the network path \
+                "S3 received corrupted bytes (checksum mismatch) {times}; check the network path \
                  (proxies, NICs) and re-run"
             ),
             (Some("PreconditionFailed"), _) | (None, Some(412)) => {
@@ -411,7 +412,7 @@ impl S3Client {
                 op.permission
             ),
             (_, Some(s)) if s >= 500 || s == 429 || code == Some("SlowDown") => format!(
-                "S3 kept failing (HTTP {s}{}) after {attempts} attempts; retry later or raise --s3-max-attempts",
+                "S3 kept failing (HTTP {s}{}) after {attempts}; retry later or raise --s3-max-attempts",
                 code.map_or(String::new(), |c| format!(" {c}"))
             ),
             (Some(c), s) => format!(
@@ -581,11 +582,24 @@ where
     rt.block_on(fut)
 }
 
+/// `1 attempt`, `5 attempts`.
+pub(super) fn count(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+const NO_CREDENTIALS: &str = "no AWS credentials found; set AWS_ACCESS_KEY_ID and \
+     AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance/container role";
+
 fn credentials_message(e: &CredentialsError) -> String {
+    use aws_config::imds::client::error::ImdsError;
     match e {
-        CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found; set AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance/container role"
-            .to_string(),
+        CredentialsError::CredentialsNotLoaded(_) => NO_CREDENTIALS.to_string(),
+        // The instance metadata service is the chain's last resort: when it answers with an
+        // error (a metadata endpoint without a role, a proxy), no other source had credentials.
+        CredentialsError::ProviderError(_) if find_source::<ImdsError>(e).is_some() => format!(
+            "{NO_CREDENTIALS} (the instance metadata service answered with an error: {})",
+            chain(e)
+        ),
         CredentialsError::ProviderTimedOut(_) => "timed out fetching AWS credentials; check the network path \
              to the instance/container metadata service, or set credentials in the environment"
             .to_string(),

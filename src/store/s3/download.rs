@@ -342,8 +342,9 @@ async fn fetch_range(
             return Err(Error::new(
                 ErrorKind::Remote,
                 format!(
-                    "cannot read {url} ({range}): the transfer broke off {attempts} times ({failure}); \
-                     check the network, or raise --s3-max-attempts"
+                    "cannot read {url} ({range}): the transfer broke off {} ({failure}); \
+                     check the network, or raise --s3-max-attempts",
+                    super::client::count(attempts, "time", "times")
                 ),
             ));
         }

@@ -220,6 +220,20 @@ pub fn open_s3_object_sized(url: &str, opts: &S3Options) -> Result<(Box<dyn std:
     }
 }
 
+/// The keys of every object under the prefix `url` (an `s3://bucket/prefix/` URL), in S3's key
+/// order, relative to the prefix.
+pub fn list_s3_objects(url: &str, opts: &S3Options) -> Result<Vec<String>> {
+    #[cfg(feature = "s3")]
+    {
+        let u = crate::location::parse_s3_url(url)?;
+        S3Client::shared(opts)?.list(&u)
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        Err(not_built(url, opts))
+    }
+}
+
 /// The RecordIO files at `url`: the object itself when it exists, otherwise every `*.protobuf`,
 /// `*.recordio` or `*.pbr` object under it taken as a prefix, in natural order (`test_2` before
 /// `test_10`). Returns full `s3://` URLs.

@@ -523,7 +523,9 @@ impl Drop for S3Writer {
             let err = self
                 .client
                 .error(e, Op::delete(&self.url).request("AbortMultipartUpload"));
-            eprintln!(
+            // Not eprintln!: it panics on a broken stderr, and this runs in a drop.
+            let _ = writeln!(
+                std::io::stderr(),
                 "fmprep: warning: multipart upload {id} of {} may still be open: {}; abort it with \
                  `aws s3api abort-multipart-upload --bucket {} --key {} --upload-id {id}` or a lifecycle rule",
                 self.url,
