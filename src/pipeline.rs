@@ -79,7 +79,7 @@ pub struct Options {
     /// Counters to report progress into (e.g. [`RatingsSource::progress`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
-    /// The input's objects, recorded in the manifest for reuse ([`crate::outputs::input_objects`]).
+    /// The input's objects, recorded in the manifest for reuse (see `outputs::input_objects`).
     #[serde(skip)]
     pub input_objects: Vec<manifest::InputObject>,
 }
