@@ -61,6 +61,26 @@ fn benches(c: &mut Criterion) {
     g.bench_function("gunzip_and_parse", |b| b.iter(|| parse(&gz, &pool)));
     g.finish();
 
+    // The inflater choice (issue 13): fmprep's default (ISA-L with the `isal` feature) against
+    // flate2's zlib-rs, both draining the same gzip member through a 1 MiB buffered reader.
+    let mut g = c.benchmark_group("inflate");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.sample_size(20);
+    let drain = |mut r: Box<dyn std::io::Read + Send>| std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+    g.bench_function(fmprep::source::inflate::INFLATER, |b| {
+        b.iter(|| {
+            let raw = std::io::BufReader::with_capacity(1 << 20, Cursor::new(gz.clone()));
+            drain(fmprep::source::inflate::gzip_decoder(raw))
+        })
+    });
+    g.bench_function("zlib-rs", |b| {
+        b.iter(|| {
+            let raw = std::io::BufReader::with_capacity(1 << 20, Cursor::new(gz.clone()));
+            drain(Box::new(flate2::bufread::MultiGzDecoder::new(raw)))
+        })
+    });
+    g.finish();
+
     let ratings = parse(&text, &pool);
     let mut g = c.benchmark_group("stages");
     g.throughput(Throughput::Elements(ratings.rows.len() as u64));
