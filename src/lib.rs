@@ -15,7 +15,7 @@
 //! | parse (parallel) | [`source::tsv`], [`source::parquet`], [`source::arrow`] | [`model::Ratings`] via [`model::RatingsBuilder`] |
 //! | long tail, de-dup | [`filter`] (one pass), [`kcore`] (`--k-core`) | kept rows |
 //! | index | [`index`] | [`index::Index`], maps |
-//! | split | [`split_mode`] over [`split`], [`rng`], [`numpy_rng`] or [`hash_split`] | [`split::Split`] |
+//! | split | [`split`] ([`split::split_rows`]) | [`split::Split`] |
 //! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
@@ -51,7 +51,6 @@ pub mod error;
 pub mod explore;
 pub mod features;
 pub mod filter;
-pub mod hash_split;
 pub mod index;
 pub mod infer;
 pub mod inspect;
@@ -61,17 +60,14 @@ pub mod label;
 pub mod location;
 pub mod manifest;
 pub mod model;
-pub mod numpy_rng;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocessed;
 pub mod progress;
 pub mod recordio;
-pub mod rng;
 pub mod shards;
 pub mod source;
 pub mod split;
-pub mod split_mode;
 pub mod store;
 pub mod synth;
 

@@ -2,7 +2,7 @@
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
 //! Data flows one way: input → [`source`](crate::source) → [`filter`] →
-//! [`index`] → [`split_mode`] → [`encode`] →
+//! [`index`] → [`split`] → [`encode`] →
 //! [`recordio`] → [`store`](crate::store), then the manifest last.
 
 use std::collections::BTreeMap;
@@ -28,8 +28,7 @@ use crate::recordio;
 use crate::shards;
 pub use crate::source::RatingsSource;
 use crate::source::ReadOptions;
-use crate::split::{Split, SplitFractions, DEFAULT_SEED};
-use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
+use crate::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
 use crate::store::{Source, Store, MANIFEST};
 
 /// Largest accepted `--max-line-bytes`.
@@ -132,10 +131,10 @@ impl Options {
             return Err(Error::usage("--train-shards must be at least 1"));
         }
         if self.shuffle == Shuffle::Numpy {
-            crate::numpy_rng::Mt19937::from_seed(self.seed)?;
+            crate::split::numpy::Mt19937::from_seed(self.seed)?;
         }
         if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
-            return Err(crate::hash_split::unsupported_mode());
+            return Err(crate::split::hash::unsupported_mode());
         }
         self.features.validate()?;
         self.label.validate()
@@ -354,8 +353,8 @@ pub fn build_dataset(
     let index = timer.stage("index", || Index::build(&rows, &ratings));
     crate::interrupt::check()?;
     let split = timer.stage("split", || {
-        let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
-        split_mode::split_rows(
+        let times = (!ratings.times.is_empty()).then(|| split::times_of(&rows, &ratings));
+        split::split_rows(
             &rows,
             &ratings,
             times.as_deref(),

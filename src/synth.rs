@@ -95,7 +95,7 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
-use crate::rng::Rng;
+use crate::split::rng::Rng;
 
 /// Options for the synthetic reviews generator.
 #[derive(Debug, Clone)]

@@ -143,7 +143,7 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
-        read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
+        read.read_times |= opts.split_mode == fmprep::split::SplitMode::HoldoutLast;
         let check = source.check(&read)?;
         store.check(opts.overwrite)?;
         ui::info(&format!(
