@@ -1,9 +1,9 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`source`](crate::source) → [`filter`] →
-//! [`index`] → [`split`] → [`encode`] →
-//! [`recordio`] → [`store`](crate::store), then the manifest last.
+//! Data flows one way: input → [`source`](crate::source) → [`filter`] → [`index`] → [`split`] →
+//! [`encode`] → [`recordio`](crate::recordio) → [`write`](crate::write) → [`store`](crate::store),
+//! then the manifest last.
 
 use std::collections::BTreeMap;
 
@@ -24,12 +24,12 @@ use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::model::{Rating, Ratings};
 use crate::preprocessed;
 use crate::progress::Progress;
-use crate::recordio;
 use crate::shards;
 pub use crate::source::RatingsSource;
 use crate::source::ReadOptions;
 use crate::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
 use crate::store::{Source, Store, MANIFEST};
+use crate::write::{write_object, write_split};
 
 /// Largest accepted `--max-line-bytes`.
 pub const MAX_LINE_LIMIT: usize = 1 << 30;
@@ -384,31 +384,6 @@ pub fn build_dataset(
     })
 }
 
-pub(crate) fn write_object(
-    store: &dyn Store,
-    path: &str,
-    records: u64,
-    f: impl FnOnce(&mut (dyn std::io::Write + Send)) -> std::io::Result<()>,
-) -> Result<FileEntry> {
-    crate::interrupt::check()?;
-    let mut w = store.create(path)?;
-    if let Err(e) = f(&mut w) {
-        drop(w);
-        crate::interrupt::check()?;
-        return Err(Error::io(
-            "cannot write",
-            format!("{}/{path}", store.describe()),
-            e,
-        ));
-    }
-    let bytes = w.commit()?;
-    Ok(FileEntry {
-        path: path.to_string(),
-        records,
-        bytes,
-    })
-}
-
 /// Write the customer and product maps.
 pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
     let (idx, r) = (&ds.index, &ds.ratings);
@@ -428,39 +403,6 @@ pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
         }
     }
     Ok(files)
-}
-
-/// Stage 6 for one split: `train` and `validate` go to one file each, `test` to files of
-/// `test_chunk` records named `test/test_<i>.protobuf` (none when the split is empty).
-pub fn write_split(
-    store: &dyn Store,
-    split_name: &str,
-    enc: &Encoded,
-    test_chunk: usize,
-    pool: &rayon::ThreadPool,
-    progress: Option<&Progress>,
-) -> Result<Vec<FileEntry>> {
-    let n = enc.labels.len();
-    let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
-        (0..n)
-            .step_by(test_chunk.max(1))
-            .enumerate()
-            .map(|(i, s)| (format!("test/test_{i}.protobuf"), s..(s + test_chunk).min(n)))
-            .collect()
-    } else {
-        vec![(format!("{split_name}/{split_name}.protobuf"), 0..n)]
-    };
-    parts
-        .into_iter()
-        .map(|(path, range)| {
-            let records = range.len() as u64;
-            write_object(store, &path, records, |w| {
-                let counter = progress.map(|p| &p.records);
-                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
-                    .map(|_| ())
-            })
-        })
-        .collect()
 }
 
 /// [`write_split`], or the training shards when `opts.train_shards` asks for them.

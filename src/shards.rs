@@ -19,10 +19,10 @@ use std::ops::Range;
 use crate::encode::Encoded;
 use crate::error::Result;
 use crate::manifest::FileEntry;
-use crate::pipeline::write_object;
 use crate::progress::Progress;
 use crate::recordio;
 use crate::store::Store;
+use crate::write::write_object;
 
 /// Record ranges of `n` records cut into `shards` near-equal parts (empty parts when `n < shards`).
 pub fn shard_ranges(n: usize, shards: usize) -> Vec<Range<usize>> {
