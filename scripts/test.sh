@@ -11,6 +11,15 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
 bash scripts/setup.sh
 
+# The Python test dependencies live in one venv: moto (a second S3 implementation, run as a
+# server by tests/s3), then pytest for the Airflow package below.
+venv="${FMPREP_TEST_VENV:-$HOME/.cache/fmprep-test-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<5.3'
+export FMPREP_MOTO_SERVER="$venv/bin/moto_server"
+
 echo "== cargo test"
 cargo test --all-targets
 cargo test --doc
@@ -19,10 +28,6 @@ if [ -d python ]; then
   echo "== python: fmprep_airflow against the real binary"
   # The debug binary that `cargo test` just built: small inputs, and no second (release) build.
   cargo build --bin fmprep
-  venv="${FMPREP_TEST_VENV:-$HOME/.cache/fmprep-test-venv}"
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check pytest ./python
   FMPREP_BIN="$target_dir/debug/fmprep" "$venv/bin/python" -m pytest python/tests -q
 fi

@@ -16,6 +16,10 @@ pub struct Manifest {
     pub command: String,
     /// The input as given.
     pub input: String,
+    /// The input's objects as they were when the run started (size, ETag or mtime), so that
+    /// `--if-exists reuse` can tell the same input; absent for stdin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_objects: Vec<InputObject>,
     /// The output location.
     pub output: String,
     /// Seed of the split.
@@ -95,6 +99,17 @@ impl Counts {
         self.valid = Some(stats.valid);
         self
     }
+}
+
+/// One object of the input, as a run found it before reading it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputObject {
+    /// The file path or `s3://` URL.
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What changes when the content does: `etag:<ETag>` on S3, `mtime:<seconds.nanos>` locally.
+    pub version: String,
 }
 
 /// One written file.

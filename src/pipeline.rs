@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -30,7 +29,9 @@ use crate::shards;
 pub use crate::source::RatingsSource;
 use crate::source::ReadOptions;
 use crate::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
+use crate::store::lifecycle::{self, Replaced};
 use crate::store::{Source, Store, MANIFEST};
+pub use crate::timer::Timer;
 use crate::write::{write_object, write_split};
 
 /// Largest accepted `--max-line-bytes`.
@@ -79,6 +80,9 @@ pub struct Options {
     /// Counters to report progress into (e.g. [`RatingsSource::progress`]).
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
+    /// The input's objects, recorded in the manifest for reuse (see `outputs::input_objects`).
+    #[serde(skip)]
+    pub input_objects: Vec<manifest::InputObject>,
 }
 
 impl Default for Options {
@@ -101,6 +105,7 @@ impl Default for Options {
             features: FeatureOptions::default(),
             side_s3: crate::store::S3Options::default(),
             progress: None,
+            input_objects: Vec::new(),
         }
     }
 }
@@ -255,35 +260,6 @@ impl Dataset {
             None => encode::encode(&samples, self.index.dims()),
             Some(f) => f.fitted.encode(&samples, positions, self.index.dims()),
         }
-    }
-}
-
-/// Records stage wall times.
-#[derive(Debug, Default)]
-pub struct Timer {
-    start: Option<Instant>,
-    stages: BTreeMap<String, f64>,
-}
-
-impl Timer {
-    /// A timer started now.
-    pub fn start() -> Self {
-        Timer {
-            start: Some(Instant::now()),
-            stages: BTreeMap::new(),
-        }
-    }
-
-    /// Run `f` and add its duration to stage `name`.
-    pub fn stage<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
-        let t = Instant::now();
-        let out = f();
-        *self.stages.entry(name.to_string()).or_default() += t.elapsed().as_secs_f64();
-        out
-    }
-
-    fn elapsed(&self) -> f64 {
-        self.start.map(|s| s.elapsed().as_secs_f64()).unwrap_or_default()
     }
 }
 
@@ -457,14 +433,20 @@ fn split_positions(split: &Split) -> [(&'static str, &[u32]); 3] {
     ]
 }
 
-fn finish(store: &dyn Store, mut m: Manifest, timer: &mut Timer, opts: &Options) -> Result<Manifest> {
+fn finish(
+    store: &dyn Store,
+    mut m: Manifest,
+    timer: &mut Timer,
+    opts: &Options,
+    r: &Replaced,
+) -> Result<Manifest> {
     opts.set_stage("done");
-    m.stage_seconds = std::mem::take(&mut timer.stages);
+    m.stage_seconds = timer.take_stages();
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
     json.push(b'\n');
     crate::interrupt::check()?;
-    store.put(MANIFEST, &json)?;
+    lifecycle::commit(store, &json, r, opts.progress.as_deref())?;
     Ok(m)
 }
 
@@ -491,6 +473,7 @@ fn new_manifest(
         fmprep_version: env!("CARGO_PKG_VERSION").to_string(),
         command: command.to_string(),
         input,
+        input_objects: opts.input_objects.clone(),
         output: store.describe(),
         seed: opts.seed,
         feature_dim: dims.feature_dim(),
@@ -515,7 +498,7 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
-    store.begin(opts.overwrite)?;
+    let replaced = lifecycle::begin(store, opts.overwrite)?;
     let input = input.into();
     let input_name = input.name();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
@@ -546,7 +529,7 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
     add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
-    finish(store, m, &mut timer, opts)
+    finish(store, m, &mut timer, opts, &replaced)
 }
 
 /// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
@@ -555,7 +538,7 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
-    store.begin(opts.overwrite)?;
+    let replaced = lifecycle::begin(store, opts.overwrite)?;
     let input = input.into();
     let input_name = input.name();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
@@ -604,7 +587,7 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
     add_features(&mut m, &ds, opts);
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
-    finish(store, m, &mut timer, opts)
+    finish(store, m, &mut timer, opts, &replaced)
 }
 
 /// Write one split table at `csv_path` (`train/train.csv`), or next to it as `.parquet`.
@@ -641,7 +624,7 @@ pub fn prepare(
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
-    store.begin(opts.overwrite)?;
+    let replaced = lifecycle::begin(store, opts.overwrite)?;
     let delimiter = popts.delimiter.unwrap_or(b',');
     let (n_customers, n_products, declared_by) = declared_dims(source, popts)?;
     let bounds = (n_customers.is_some() || n_products.is_some()).then(|| {
@@ -722,7 +705,7 @@ pub fn prepare(
         // Labels come from the CSVs: keep what preprocess said they are (e.g. binary).
         m.hyperparameters.insert("predictor_type".to_string(), pt);
     }
-    finish(store, m, &mut timer, opts)
+    finish(store, m, &mut timer, opts, &replaced)
 }
 
 /// Invariants of stages 2-5 (filter, de-duplicate, index, split, encode) on arbitrary small rating

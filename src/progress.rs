@@ -22,6 +22,8 @@ pub struct Progress {
     pub records: AtomicU64,
     /// Records to write in total, once known.
     pub records_total: AtomicU64,
+    /// Things done to the output location that the observer should log (stale files removed).
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl Progress {
@@ -38,6 +40,16 @@ impl Progress {
             input_total: AtomicU64::new(input_total.unwrap_or(0)),
             ..Progress::default()
         })
+    }
+
+    /// Note something done to the output location, for the observer to log.
+    pub fn note(&self, note: String) {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).push(note);
+    }
+
+    /// The notes so far, in order, emptying the list.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Enter stage `name` (one of [`STAGES`]).

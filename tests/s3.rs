@@ -8,8 +8,14 @@ mod s3_server;
 
 #[path = "s3/container_credentials.rs"]
 mod container_credentials;
+#[path = "s3/endpoints.rs"]
+mod endpoints;
 #[path = "s3/inputs.rs"]
 mod inputs;
+#[path = "s3/moto.rs"]
+mod moto;
+#[path = "s3/outputs.rs"]
+mod outputs;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -31,9 +31,11 @@ SAGEMAKER_ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowSageMakerExecutionRo
 FM_IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/factorization-machines:1"
 REVIEWS_URL = "s3://my-data-bucket/amazon_reviews_us_Digital_Video_Download_v1_00.tsv.gz"
 
-# Every run writes under its own prefix: fmprep refuses to overwrite an output that already
-# holds a manifest.json (exit code 6), so a fixed prefix would fail from the second run on.
-# op_kwargs and the SageMaker config are templated, so {{ ts_nodash }} is filled in per run.
+# Every run writes under its own prefix: fmprep refuses to replace an output that already holds
+# a different finished run (exit code 6). A retried or cleared task re-runs into the same prefix;
+# preprocess and prepare pass `--if-exists reuse`, so it gets the finished run back when the
+# input and options are unchanged, instead of failing. op_kwargs and the SageMaker config are
+# templated, so {{ ts_nodash }} is filled in per run.
 RUN_PREFIX = "fmprep/{{ ts_nodash }}"
 
 config = {}

@@ -57,6 +57,9 @@ PROCESSING_CONFIG = {
             OUTPUT_DIR,
             "--log-format",
             "json",  # one JSON object per CloudWatch log line
+            # A retried job returns the finished run it finds instead of failing (exit 6).
+            "--if-exists",
+            "reuse",
         ],
     },
     "ProcessingInputs": [

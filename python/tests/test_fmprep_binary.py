@@ -76,12 +76,20 @@ def test_missing_input_fails_with_exit_code_4(tmp_path: Path, caplog) -> None:
 
 
 def test_existing_output_is_not_overwritten(reviews_tsv: Path, tmp_path: Path) -> None:
-    """A second run into the same prefix fails with exit 6 unless --overwrite is given,
-    which is why the example DAG writes under a per-run prefix."""
-    preprocess(str(reviews_tsv), str(tmp_path), "pre", delimiter="\t")
+    """A retried task (the same input and options into the same prefix) gets the finished run
+    back (``--if-exists reuse``); a different run there fails with exit 6 unless it overwrites."""
+    first = preprocess(str(reviews_tsv), str(tmp_path), "pre", delimiter="\t")
+    manifest = (tmp_path / "pre" / "manifest.json").read_bytes()
+    retried = preprocess(str(reviews_tsv), str(tmp_path), "pre", delimiter="\t")
+    assert retried == first
+    assert (tmp_path / "pre" / "manifest.json").read_bytes() == manifest
     with pytest.raises(FmprepError) as info:
-        preprocess(str(reviews_tsv), str(tmp_path), "pre", delimiter="\t")
+        preprocess(str(reviews_tsv), str(tmp_path), "pre", delimiter="\t", if_exists="fail")
     assert info.value.exit_code == 6
+    with pytest.raises(FmprepError) as info:
+        preprocess_args = ["preprocess", str(reviews_tsv), "--output", str(tmp_path / "pre"), "--seed", "9"]
+        run_fmprep(preprocess_args + ["--if-exists", "reuse"])
+    assert info.value.exit_code == 6  # another seed: another run
 
     again = run_fmprep(
         ["preprocess", str(reviews_tsv), "--output", str(tmp_path / "pre"), "--delimiter", "\t", "--overwrite"]

@@ -84,6 +84,8 @@ def test_preprocess_builds_the_s3_command(fake_fmprep) -> None:
         "s3://my-bucket/preprocess",
         "--delimiter",
         "\t",
+        "--if-exists",
+        "reuse",
     ]
 
 
@@ -97,6 +99,8 @@ def test_prepare_builds_the_s3_command_with_default_delimiter(fake_fmprep) -> No
         "s3://out-bucket/prepare",
         "--delimiter",
         ",",
+        "--if-exists",
+        "reuse",
     ]
 
 

@@ -26,7 +26,8 @@ Exit codes:
   4    local I/O error: input missing or unreadable, output not writable, disk full
   5    S3 error: no credentials, access denied or bad secret, missing bucket or key, wrong
        region, network, or S3 failing after --s3-max-attempts
-  6    the output already holds a finished run (manifest.json); pass --overwrite
+  6    the output already holds a finished run (manifest.json); pass --overwrite, or
+       --if-exists reuse to accept it when made from the same input and options
   130  interrupted (SIGINT); 143 terminated (SIGTERM)";
 
 /// Turn rating logs into SageMaker Factorization Machines training data.
@@ -171,9 +172,14 @@ pub struct OutputArgs {
     /// Output directory (created if missing) or s3://bucket/prefix.
     #[arg(short, long, env = "FMPREP_OUTPUT")]
     pub output: String,
-    /// Replace a finished run (a manifest.json) at the output location.
+    /// Replace a finished run (a manifest.json) at the output location: `--if-exists overwrite`.
     #[arg(long, env = "FMPREP_OVERWRITE", value_parser = clap::builder::BoolishValueParser::new())]
     pub overwrite: bool,
+    /// When the output already holds a finished run: `fail` (exit 6), `overwrite` (replace it,
+    /// removing its files the new run does not write), or `reuse` (return its manifest without
+    /// work when it was made from the same input objects, options and fmprep version; fail otherwise).
+    #[arg(long, env = "FMPREP_IF_EXISTS", value_name = "fail|overwrite|reuse", value_parser = fmprep::outputs::IfExists::parse)]
+    pub if_exists: Option<fmprep::outputs::IfExists>,
     /// Records per test file (test/test_<i>.protobuf).
     #[arg(long, env = "FMPREP_TEST_CHUNK", default_value_t = 10_000)]
     pub test_chunk: usize,
@@ -188,6 +194,21 @@ pub struct OutputArgs {
     /// stop without writing anything.
     #[arg(long, env = "FMPREP_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
+}
+
+impl OutputArgs {
+    /// The `--if-exists` rule, `--overwrite` being its `overwrite`.
+    pub fn if_exists(&self) -> Result<fmprep::outputs::IfExists, fmprep::Error> {
+        use fmprep::outputs::IfExists;
+        match (self.overwrite, self.if_exists) {
+            (true, Some(r)) if r != IfExists::Overwrite => Err(fmprep::Error::usage(format!(
+                "--overwrite (or FMPREP_OVERWRITE) contradicts --if-exists {}; give one of them",
+                format!("{r:?}").to_lowercase()
+            ))),
+            (true, _) => Ok(IfExists::Overwrite),
+            (false, r) => Ok(r.unwrap_or_default()),
+        }
+    }
 }
 
 /// How to reach S3, for commands that read or write `s3://` locations. Credentials come from the

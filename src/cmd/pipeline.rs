@@ -7,6 +7,61 @@ use fmprep::pipeline::{self, Options, PrepareOptions};
 
 use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 
+/// Check the output before the input is touched (see [`fmprep::outputs::preflight`]) and log
+/// what was done there. Returns the manifest line of a reused run, and records the input's
+/// objects in `opts` for the manifest.
+fn check_output(
+    store: &dyn fmprep::store::Store,
+    out: &OutputArgs,
+    opts: &mut Options,
+    command: &str,
+    input: &[fmprep::Location],
+    s3: &fmprep::S3Options,
+) -> anyhow::Result<Option<String>> {
+    use fmprep::outputs::{self, IfExists, RunKey};
+    let if_exists = out.if_exists()?;
+    opts.overwrite = if_exists == IfExists::Overwrite;
+    let mut objects = None;
+    let found = outputs::preflight(store, if_exists, out.dry_run, &mut || {
+        let input_objects = outputs::run_inputs(input, &*opts, s3)?;
+        objects = Some(input_objects.clone());
+        Ok(RunKey {
+            command: command.to_string(),
+            options: serde_json::to_value(&*opts).expect("options serialise"),
+            input_objects,
+        })
+    })?;
+    log(&found.notes);
+    if let Some(bytes) = found.reused {
+        ui::info(&format!(
+            "reusing the finished run at {}: same input, options and fmprep version",
+            store.describe()
+        ));
+        return Ok(Some(fmprep::store::lifecycle::one_line_json(&bytes)));
+    }
+    // Recorded for a later `--if-exists reuse`; a failure here is left to the input's opening,
+    // whose message is the better one.
+    opts.input_objects = match objects {
+        Some(o) => o,
+        None => outputs::run_inputs(input, opts, s3).unwrap_or_default(),
+    };
+    Ok(None)
+}
+
+/// Log what was done to the output location; `warning: ` notes as warnings.
+fn log(notes: &[String]) {
+    for note in notes {
+        match note.strip_prefix("warning: ") {
+            Some(w) => ui::warn(w),
+            None => ui::info(note),
+        }
+    }
+}
+
+fn log_notes(progress: &fmprep::progress::Progress) {
+    log(&progress.take_notes());
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Reviews TSV, plain or gzip (detected from its bytes): a path, s3://bucket/key, or `-` for
@@ -133,19 +188,26 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     opts.side_s3 = a.s3.options();
     opts.validate()?;
     let s3 = a.s3.options();
-    // The library decides how to read the input; its messages already name it.
     let locations = a
         .input
         .iter()
         .map(|i| fmprep::Location::parse(i))
         .collect::<fmprep::Result<Vec<_>>>()?;
-    let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
+    let command = match mode {
+        Mode::Run => "run",
+        Mode::Preprocess => "preprocess",
+    };
+    let reused = check_output(store.as_ref(), &a.output, &mut opts, command, &locations, &s3)?;
+    if let Some(line) = reused.filter(|_| !a.output.dry_run) {
+        return Ok(Some(line));
+    }
+    // The library decides how to read the input; its messages already name it.
+    let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
         read.read_times |= opts.split_mode == fmprep::split::SplitMode::HoldoutLast;
         let check = source.check(&read)?;
-        store.check(opts.overwrite)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
             check.input,
@@ -165,6 +227,9 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         Mode::Preprocess => pipeline::preprocess(source, store.as_ref(), &opts),
     };
     drop(watcher);
+    if let Some(p) = &opts.progress {
+        log_notes(p);
+    }
     report(&result?)
 }
 
@@ -172,8 +237,20 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let mut opts = options(&a.output, None);
     opts.validate()?;
     let s3 = a.s3.options();
-    let source = fmprep::source::open_dir(&fmprep::Location::parse(&a.input)?, &s3)?;
+    let location = fmprep::Location::parse(&a.input)?;
     let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
+    let reused = check_output(
+        store.as_ref(),
+        &a.output,
+        &mut opts,
+        "prepare",
+        std::slice::from_ref(&location),
+        &s3,
+    )?;
+    if let Some(line) = reused.filter(|_| !a.output.dry_run) {
+        return Ok(Some(line));
+    }
+    let source = fmprep::source::open_dir(&location, &s3)?;
     let popts = PrepareOptions {
         delimiter: Some(a.delimiter),
         n_customers: a.n_customers,
@@ -191,7 +268,6 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
                 .map_err(|e| fmprep::Error::io("cannot read", &name, e))?;
             fmprep::preprocessed::read_csv(&head[..], a.delimiter, &name)?;
         }
-        store.check(opts.overwrite)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
             source.describe(),
@@ -206,5 +282,8 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     let watcher = ui::Watcher::start(progress);
     let result = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts);
     drop(watcher);
+    if let Some(p) = &opts.progress {
+        log_notes(p);
+    }
     report(&result?)
 }

@@ -47,6 +47,30 @@ impl LocalStore {
         }
         Ok(())
     }
+
+    /// Files under `dir` (relative to the root, `/`-separated) into `out`, staging files left out.
+    fn walk(&self, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                self.walk(&path, out)?;
+            } else if !path.to_string_lossy().ends_with(TMP_SUFFIX) {
+                let rel = path.strip_prefix(&self.root).unwrap_or(&path);
+                let parts: Vec<_> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Store for LocalStore {
@@ -56,13 +80,7 @@ impl Store for LocalStore {
 
     fn begin(&self, overwrite: bool) -> Result<()> {
         if self.root.exists() && !self.root.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "output {} exists and is not a directory; give a directory path",
-                    self.root.display()
-                ),
-            ));
+            return Err(not_a_directory(&self.root));
         }
         let manifest = self.root.join(MANIFEST);
         if manifest.exists() {
@@ -82,10 +100,7 @@ impl Store for LocalStore {
         Self::remove_staging(&self.root)
             .map_err(|e| Error::io("cannot clean staging files in", &self.root, e))?;
         // Fail before reading a large input, not after: can files be created here at all?
-        let probe = self.root.join(format!(".probe{TMP_SUFFIX}"));
-        File::create(&probe).map_err(|e| Error::io("cannot write to output directory", &self.root, e))?;
-        let _ = fs::remove_file(&probe);
-        Ok(())
+        self.probe()
     }
 
     fn check(&self, overwrite: bool) -> Result<()> {
@@ -121,6 +136,60 @@ impl Store for LocalStore {
         }
     }
 
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let path = self.root.join(dir);
+        self.walk(&path, &mut out)
+            .map_err(|e| Error::io("cannot list", &path, e))?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn remove(&self, rel_path: &str) -> Result<()> {
+        let path = self.root.join(rel_path);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("cannot remove", &path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn read(&self, rel_path: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.root.join(rel_path);
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            // Under a regular file nothing exists; the probe reports that path.
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(Error::io("cannot read", &path, e)),
+        }
+    }
+
+    fn probe(&self) -> Result<()> {
+        if self.root.exists() && !self.root.is_dir() {
+            return Err(not_a_directory(&self.root));
+        }
+        // In the nearest existing directory: the probe creates nothing that stays (a dry run
+        // leaves no output directory behind).
+        let mut dir = self.root.as_path();
+        while !dir.exists() {
+            match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => dir = p,
+                _ => {
+                    dir = Path::new(".");
+                    break;
+                }
+            }
+        }
+        if !dir.is_dir() {
+            // A parent is a regular file: creating the directory fails (creating nothing) with
+            // the error that says so.
+            fs::create_dir_all(&self.root)
+                .map_err(|e| Error::io("cannot create output directory", &self.root, e))?;
+        }
+        let probe = dir.join(format!(".fmprep-probe-{}{TMP_SUFFIX}", std::process::id()));
+        File::create(&probe).map_err(|e| Error::io("cannot write to output directory", &self.root, e))?;
+        fs::remove_file(&probe).map_err(|e| Error::io("cannot remove", &probe, e))
+    }
+
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {
         let path = self.root.join(rel_path);
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
@@ -135,6 +204,16 @@ impl Store for LocalStore {
             bytes: 0,
         }))
     }
+}
+
+fn not_a_directory(root: &Path) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!(
+            "output {} exists and is not a directory; give a directory path",
+            root.display()
+        ),
+    )
 }
 
 struct LocalWriter {

@@ -8,6 +8,7 @@ use std::io::Write;
 
 use crate::error::Result;
 
+pub mod lifecycle;
 pub mod local;
 pub mod s3;
 
@@ -33,6 +34,29 @@ pub trait Store: Send + Sync {
 
     /// Start writing `rel_path` (e.g. `train/train.protobuf`).
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>>;
+
+    /// The files under the directory `dir` of the location (e.g. `test`), recursively, as
+    /// `/`-separated paths relative to the location, sorted; none when `dir` does not exist.
+    /// Staging files of unfinished writes are not listed.
+    fn list(&self, dir: &str) -> Result<Vec<String>>;
+
+    /// Remove the file `rel_path`; a file that is already gone is not an error.
+    fn remove(&self, rel_path: &str) -> Result<()>;
+
+    /// The whole content of a small file (the manifest); `None` when it does not exist.
+    fn read(&self, rel_path: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Prove that files can be written here, before any input is read: create a small staged
+    /// object and delete it. The location's directory may be created on the way.
+    fn probe(&self) -> Result<()>;
+
+    /// Abort the multipart uploads left open under the location by killed runs, those whose
+    /// relative path `ours` accepts (fmprep's own file names); returns the paths aborted. A
+    /// location without multipart uploads (a local directory) has none.
+    fn abort_orphaned_uploads(&self, ours: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
+        let _ = ours;
+        Ok(Vec::new())
+    }
 
     /// Write a small file in one go (used for the manifest, last).
     fn put(&self, rel_path: &str, bytes: &[u8]) -> Result<()> {

@@ -14,6 +14,7 @@ mod interrupt;
 mod kcore;
 mod labels;
 mod migration;
+mod outputs;
 #[cfg(unix)]
 mod parent;
 #[cfg(feature = "parquet")]

@@ -77,6 +77,7 @@ const VOLATILE: &[&str] = &[
     "stage_seconds",
     "output",
     "input",
+    "input_objects",
     "fmprep_version",
 ];
 

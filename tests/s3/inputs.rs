@@ -70,8 +70,12 @@ fn parquet_dataset_under_an_s3_prefix_gives_the_local_parquet_run_byte_for_byte(
     );
     assert!(server.objects("bucket/dry").is_empty());
 
-    // A prefix with no objects at all is neither a dataset nor text files.
-    let r = fmprep(&server, &["run", "s3://bucket/empty/", "--output", &out_s]);
+    // A prefix with no objects at all is neither a dataset nor text files. (`--overwrite`: the
+    // finished run at the output is checked, and refused, first.)
+    let r = fmprep(
+        &server,
+        &["run", "s3://bucket/empty/", "--output", &out_s, "--overwrite"],
+    );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
         r.error_line()

@@ -27,6 +27,10 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 
 pub const ACCESS_KEY: &str = "AKIAFMPREPTEST000001";
 pub const SECRET_KEY: &str = "fmprep-test-secret-key-0123456789abcdef";
+/// A second principal that may read and list but not write or delete: its PUT, POST and DELETE
+/// requests are answered 403 AccessDenied, as under an IAM policy of `s3:Get*` and `s3:List*`.
+pub const READONLY_ACCESS_KEY: &str = "AKIAFMPREPREADONLY01";
+pub const READONLY_SECRET_KEY: &str = "fmprep-test-read-only-secret-0123456789";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
@@ -148,6 +152,8 @@ pub fn op_name(method: &str, query: &str, has_range: bool) -> &'static str {
 
 /// A running server. Dropping it stops it.
 pub struct Server {
+    /// Served over HTTPS ([`Server::start_tls`]).
+    pub https: bool,
     pub addr: SocketAddr,
     pub root: PathBuf,
     state: Arc<Mutex<State>>,
@@ -168,6 +174,32 @@ impl Server {
     /// Serve the directory `root` (each sub-directory a bucket) on `addr`. Files already there get
     /// an ETag (see [`seed_etag`]).
     pub fn serve(root: &Path, addr: &str) -> Server {
+        Server::serve_with(root, addr, None)
+    }
+
+    /// [`Server::start`] over HTTPS with the PEM certificate chain `cert` and PKCS#8 key `key`.
+    pub fn start_tls(cert: &[u8], key: &[u8]) -> Server {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key).expect("key PEM");
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .expect("server certificate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("bucket")).expect("create bucket");
+        let mut server = Server::serve_with(dir.path(), "127.0.0.1:0", Some(Arc::new(config)));
+        server._dir = Some(dir);
+        server
+    }
+
+    fn serve_with(root: &Path, addr: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let root = root.canonicalize().expect("canonical root");
         for bucket in std::fs::read_dir(&root).expect("read root").flatten() {
             if bucket.path().is_dir() {
@@ -186,7 +218,9 @@ impl Server {
             .expect("server runtime");
         let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
         let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let mut auth = SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+        auth.register(READONLY_ACCESS_KEY.to_string(), READONLY_SECRET_KEY.into());
+        b.set_auth(auth);
         let service = b.build();
         let state = Arc::new(Mutex::new(State::default()));
         let listener = rt
@@ -194,21 +228,33 @@ impl Server {
             .expect("bind the server address");
         let addr = listener.local_addr().expect("local addr");
         let st = state.clone();
+        let https = tls.is_some();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         rt.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
-                let (svc, st) = (service.clone(), st.clone());
+                let (svc, st, acceptor) = (service.clone(), st.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     let handler = hyper::service::service_fn(move |req| handle(svc.clone(), st.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(socket), handler)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        // A client that rejects the certificate ends the handshake: nothing to serve.
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(socket).await {
+                                let _ = http.serve_connection(TokioIo::new(tls), handler).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(socket), handler).await;
+                        }
+                    }
                 });
             }
         });
         Server {
+            https,
             addr,
             root,
             state,
@@ -218,7 +264,8 @@ impl Server {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Where the object `bucket/key` is stored.
@@ -398,7 +445,11 @@ async fn handle(
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     let target = format!("{path}?{query}");
-    let action = {
+    let read_only = header("authorization").contains(&format!("Credential={READONLY_ACCESS_KEY}/"));
+    let action = if read_only && matches!(method.as_str(), "PUT" | "POST" | "DELETE") {
+        state.lock().unwrap().enter(op);
+        Some(Action::Status(403, "AccessDenied"))
+    } else {
         let mut st = state.lock().unwrap();
         st.enter(op);
         let mut action = None;

@@ -47,12 +47,22 @@ def location(bucket: str, prefix: str = "") -> str:
     return os.path.join(base, prefix) if prefix else base
 
 
-def preprocess(s3_in_url: str, s3_out_bucket: str, s3_out_prefix: str, delimiter: str = ",") -> Dict[str, Any]:
+def preprocess(
+    s3_in_url: str,
+    s3_out_bucket: str,
+    s3_out_prefix: str,
+    delimiter: str = ",",
+    if_exists: str = "reuse",
+) -> Dict[str, Any]:
     """Filter, index and split the raw reviews file into ``train/``, ``validate/``, ``test/`` CSVs.
 
     Runs ``fmprep preprocess <s3_in_url> --output <s3_out_bucket>/<s3_out_prefix>
-    --delimiter <delimiter>``; ``delimiter`` is that of the *input* file (``"\\t"`` for the
-    Amazon reviews TSV). ``s3_in_url`` is an ``s3://`` URL, a local path or a ``file://`` URL.
+    --delimiter <delimiter> --if-exists <if_exists>``; ``delimiter`` is that of the *input* file
+    (``"\\t"`` for the Amazon reviews TSV). ``s3_in_url`` is an ``s3://`` URL, a local path or a
+    ``file://`` URL. ``if_exists="reuse"`` (the default) makes a retried or cleared task
+    idempotent: a finished run at the output made from the same input objects, options and fmprep
+    version is returned as it is; any other finished run there fails with exit code 6 (``"fail"``
+    always does; ``"overwrite"`` replaces it).
 
     Returns:
         fmprep's manifest (``feature_dim``, ``n_customers``, ``n_products``, ``counts``,
@@ -67,6 +77,8 @@ def preprocess(s3_in_url: str, s3_out_bucket: str, s3_out_prefix: str, delimiter
             location(s3_out_bucket, s3_out_prefix),
             "--delimiter",
             delimiter,
+            "--if-exists",
+            if_exists,
         ]
     )
 
@@ -77,12 +89,14 @@ def prepare(
     s3_out_bucket: str,
     s3_out_prefix: str,
     delimiter: str = ",",
+    if_exists: str = "reuse",
 ) -> Dict[str, Any]:
     """Convert ``preprocess``'s output into SageMaker Factorization Machines RecordIO-protobuf.
 
     Runs ``fmprep prepare <s3_in_bucket>/<s3_in_prefix> --output
-    <s3_out_bucket>/<s3_out_prefix> --delimiter <delimiter>`` and writes
+    <s3_out_bucket>/<s3_out_prefix> --delimiter <delimiter> --if-exists <if_exists>`` and writes
     ``train/train.protobuf``, ``validate/validate.protobuf`` and ``test/test_<i>.protobuf``.
+    ``if_exists`` is as for :func:`preprocess` (``"reuse"``: retries are idempotent).
 
     Returns:
         fmprep's manifest; the training task reads ``feature_dim`` from it through XCom.
@@ -95,6 +109,8 @@ def prepare(
             location(s3_out_bucket, s3_out_prefix),
             "--delimiter",
             delimiter,
+            "--if-exists",
+            if_exists,
         ]
     )
 

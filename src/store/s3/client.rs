@@ -20,6 +20,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls;
 use tokio::runtime::Runtime;
 
+use super::profile::{self, AddressingStyle};
 use super::{check_endpoint, wants_path_style, S3Options, S3Url};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -62,6 +63,10 @@ struct Inner {
     opts: S3Options,
     region: String,
     endpoint: Option<String>,
+    /// Buckets addressed as `host/bucket/key`.
+    path_style: bool,
+    /// Where extra trusted CAs came from (`AWS_CA_BUNDLE=…`), for TLS error messages.
+    ca_bundle: Option<String>,
 }
 
 impl std::fmt::Debug for S3Client {
@@ -97,6 +102,58 @@ fn configured_endpoint(opts: &S3Options) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// Extra CA certificates to trust, as the AWS CLI takes them: the PEM file named by
+/// `AWS_CA_BUNDLE`, else by the profile's `ca_bundle`. Returns the PEM bytes and a description
+/// of where they came from. The file is checked here: the TLS layer would panic on a bad one.
+fn ca_bundle(profile: &profile::ProfileSettings) -> Result<Option<(Vec<u8>, String)>> {
+    let (path, what) = match std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+        Some(p) => (std::path::PathBuf::from(p), "AWS_CA_BUNDLE".to_string()),
+        None => match &profile.ca_bundle {
+            Some(p) => (p.clone(), format!("ca_bundle of {}", profile.origin)),
+            None => return Ok(None),
+        },
+    };
+    let named = format!("{what}={}", path.display());
+    let pem = std::fs::read(&path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot read the CA bundle {named}: {e}; give the path of a PEM file of CA certificates"),
+        )
+    })?;
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    let mut n = 0;
+    for der in CertificateDer::pem_slice_iter(&pem) {
+        let ok = der.ok().is_some_and(|d| roots.add(d).is_ok());
+        if !ok {
+            return Err(Error::usage(format!(
+                "the CA bundle {named} holds a malformed certificate; give a PEM file of CA certificates"
+            )));
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(Error::usage(format!(
+            "the CA bundle {named} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(Some((pem, named)))
+}
+
+/// Whether buckets are addressed path-style, as the AWS CLI and boto3 decide: always with
+/// `--s3-force-path-style`; else as the profile's `s3.addressing_style` says; else (`auto`)
+/// path-style for a custom endpoint (`bucket.minio` seldom resolves) and virtual-hosted for AWS.
+/// An IP address or `localhost` cannot carry a bucket name, so it is path-style whatever is said.
+pub fn path_style(force: bool, style: Option<AddressingStyle>, endpoint: Option<&str>) -> bool {
+    force
+        || endpoint.is_some_and(wants_path_style)
+        || match style {
+            Some(AddressingStyle::Path) => true,
+            Some(AddressingStyle::Virtual) => false,
+            Some(AddressingStyle::Auto) | None => endpoint.is_some(),
+        }
+}
+
 impl S3Client {
     /// Build a client: the AWS credential and region chain, `opts` on top. Credentials are
     /// fetched once here so that their absence is reported before any work starts.
@@ -104,9 +161,20 @@ impl S3Client {
         opts.validate()?;
         let endpoint = configured_endpoint(opts)?;
         let rt = runtime()?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
+        let settings = profile::load();
+        let bundle = ca_bundle(&settings)?;
+        let mut http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        if let Some((pem, _)) = &bundle {
+            // Added to the system's roots (which SSL_CERT_FILE can replace), so AWS itself stays
+            // reachable with a bundle that holds only a private CA.
+            let ctx = tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::default().with_pem_certificate(pem.clone()))
+                .build()
+                .map_err(|e| Error::usage(format!("cannot use the CA bundle: {e}")))?;
+            http = http.tls_context(ctx);
+        }
+        let http = http.build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts))
@@ -130,7 +198,11 @@ impl S3Client {
         let region = sdk
             .region()
             .map_or_else(|| FALLBACK_REGION.to_string(), |r| r.to_string());
-        let path_style = opts.force_path_style || endpoint.as_deref().is_some_and(wants_path_style);
+        let path_style = path_style(
+            opts.force_path_style,
+            settings.addressing_style,
+            endpoint.as_deref(),
+        );
         let mut conf = aws_sdk_s3::config::Builder::from(&sdk)
             .region(Region::new(region.clone()))
             .force_path_style(path_style);
@@ -144,8 +216,29 @@ impl S3Client {
                 opts: opts.clone(),
                 region,
                 endpoint,
+                path_style,
+                ca_bundle: bundle.map(|(_, named)| named),
             }),
         })
+    }
+
+    /// The URL a request for `url` goes to, as the SDK builds it (endpoint, addressing style):
+    /// captured from a HeadObject just before it would be sent, without any network.
+    pub fn request_url(&self, url: &S3Url) -> Result<String> {
+        let seen = Arc::new(Mutex::new(None));
+        let s3 = self.sdk().clone();
+        let (bucket, key, capture) = (url.bucket.clone(), url.key.clone(), Capture(seen.clone()));
+        let _ = self.block_on(async move {
+            s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .customize()
+                .interceptor(capture)
+                .send()
+                .await
+        });
+        let got = seen.lock().unwrap_or_else(|p| p.into_inner()).take();
+        got.ok_or_else(|| Error::new(ErrorKind::Internal, format!("no request was built for {url}")))
     }
 
     /// A client for `opts`, built once per process and reused (credential lookups, connection
@@ -245,9 +338,10 @@ impl S3Client {
         let at = self.at();
         match err {
             SdkError::DispatchFailure(_) => {
+                let cause = innermost(err);
                 return format!(
-                    "cannot reach {at} after {attempts} ({}); check the network and --endpoint-url",
-                    innermost(err)
+                    "cannot reach {at} after {attempts} ({cause}); {}",
+                    self.dispatch_hint(&cause, bucket)
                 );
             }
             SdkError::TimeoutError(_) => {
@@ -335,6 +429,37 @@ impl S3Client {
 }
 
 impl S3Client {
+    /// What to do about a request that never got an answer, from its deepest cause.
+    fn dispatch_hint(&self, cause: &str, bucket: &str) -> String {
+        let lower = cause.to_ascii_lowercase();
+        if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            return match &self.inner.ca_bundle {
+                Some(b) => format!(
+                    "the server's certificate is not signed by a trusted CA, nor by the CA bundle \
+                     {b}; add its CA to that file"
+                ),
+                None => "the server's certificate is not signed by a trusted CA; set AWS_CA_BUNDLE (or \
+                     ca_bundle in the AWS profile) to a PEM file of its CA certificate"
+                    .to_string(),
+            };
+        }
+        let dns = [
+            "dns error",
+            "failed to lookup",
+            "name or service not known",
+            "no address",
+        ]
+        .iter()
+        .any(|s| lower.contains(s));
+        if dns && !self.inner.path_style && self.inner.endpoint.is_some() {
+            return format!(
+                "the virtual-hosted name {bucket}.<endpoint host> does not resolve: pass \
+                 --s3-force-path-style (or set `s3 =` / `addressing_style = path` in the AWS profile)"
+            );
+        }
+        "check the network and --endpoint-url".to_string()
+    }
+
     fn at(&self) -> String {
         self.inner
             .endpoint
@@ -361,6 +486,27 @@ impl S3Client {
                 self.no_such_bucket_reason(&op.url.bucket)
             ),
         )
+    }
+}
+
+/// An interceptor that records the URI of a request and stops it before it is sent.
+#[derive(Debug)]
+struct Capture(Arc<Mutex<Option<String>>>);
+
+impl aws_sdk_s3::config::Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "fmprep::Capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> std::result::Result<(), aws_sdk_s3::error::BoxError> {
+        let uri = context.request().uri().to_string();
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(uri);
+        Err("captured: not sent".into())
     }
 }
 

@@ -7,9 +7,11 @@
 //!
 //! | piece | file | what it does |
 //! |---|---|---|
-//! | [`S3Client`] | `client.rs` | SDK configuration (credential/region chain, endpoint, path style, retries), the runtime, SDK errors → one-line [`Error`]s |
+//! | [`S3Client`] | `client.rs` | SDK configuration (credential/region chain, endpoint, path style, CA bundle, retries), the runtime, SDK errors → one-line [`Error`]s |
+//! | [`profile`] | `profile.rs` | `ca_bundle` and `s3 = addressing_style` from the AWS config file |
 //! | [`S3Store`] | `upload.rs` | output: single PUT for small objects, concurrent multipart upload for large ones |
 //! | [`S3Source`], [`open_s3_object`] | `download.rs` | input: concurrent ranged GETs reassembled in order |
+//! | | `housekeeping.rs` | manifest reads, deletes, the write probe, orphaned multipart uploads |
 //!
 //! Invariants the rest of fmprep relies on:
 //! - **Bounded memory** whatever the object size: an upload holds at most `concurrency` parts in
@@ -33,10 +35,13 @@ mod client;
 #[cfg(feature = "s3")]
 mod download;
 #[cfg(feature = "s3")]
+mod housekeeping;
+pub mod profile;
+#[cfg(feature = "s3")]
 mod upload;
 
 #[cfg(feature = "s3")]
-pub use client::S3Client;
+pub use client::{path_style, S3Client};
 #[cfg(feature = "s3")]
 pub use download::{S3Source, S3Stream};
 #[cfg(feature = "s3")]
@@ -62,8 +67,9 @@ pub struct S3Options {
     /// An S3-compatible endpoint (MinIO, LocalStack, on-prem); `None` uses `AWS_ENDPOINT_URL_S3`,
     /// then `AWS_ENDPOINT_URL`, then AWS itself.
     pub endpoint_url: Option<String>,
-    /// Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`. Turned on
-    /// automatically when the endpoint host is an IP address or `localhost`.
+    /// Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`. Without it,
+    /// the profile's `s3 = addressing_style` decides, else a custom endpoint is path-style and AWS
+    /// virtual-hosted ([`path_style`]), as in the AWS CLI.
     pub force_path_style: bool,
     /// Requests in flight per transfer: parts of one upload, ranges of one download.
     pub concurrency: usize,

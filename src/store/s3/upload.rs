@@ -30,6 +30,8 @@ use super::{parse_s3_url, S3Url, MAX_PART_SIZE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{ObjectWriter, Store, MANIFEST};
 
+/// The object the write probe puts and deletes, under the prefix.
+const PROBE: &str = ".fmprep-write-probe";
 /// S3 allows at most this many parts per upload.
 const MAX_PARTS: i32 = 10_000;
 /// Parts of the same size per step; the size doubles after each step so that an object of any
@@ -100,6 +102,50 @@ impl Store for S3Store {
 
     fn check(&self, overwrite: bool) -> Result<()> {
         self.finished_run(overwrite).map(drop)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let dir = dir.trim_end_matches('/');
+        let mut out: Vec<String> = self
+            .client
+            .list(&self.url.join(dir))?
+            .into_iter()
+            .map(|k| format!("{dir}/{k}"))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn remove(&self, rel_path: &str) -> Result<()> {
+        self.client.delete(&self.url.join(rel_path))
+    }
+
+    fn read(&self, rel_path: &str) -> Result<Option<Vec<u8>>> {
+        // Reading the manifest is part of preparing the output: failures name the output.
+        self.client
+            .get_small(&self.url.join(rel_path), Op::write(&self.url))
+    }
+
+    fn probe(&self) -> Result<()> {
+        self.client.write_probe(&self.url.join(PROBE))
+    }
+
+    fn abort_orphaned_uploads(&self, ours: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
+        let prefix = self.url.prefix();
+        let Some(uploads) = self.client.open_uploads(&self.url)? else {
+            return Ok(Vec::new()); // the server cannot list them: nothing to find
+        };
+        let mut aborted = Vec::new();
+        for u in uploads {
+            let Some(rel) = u.key.strip_prefix(&prefix) else {
+                continue;
+            };
+            if ours(rel) {
+                self.client.abort_upload(&self.url.bucket, &u)?;
+                aborted.push(format!("{rel} (upload id {})", u.id));
+            }
+        }
+        Ok(aborted)
     }
 
     fn create(&self, rel_path: &str) -> Result<Box<dyn ObjectWriter>> {
