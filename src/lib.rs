@@ -19,11 +19,13 @@
 //! | labels | [`label`] | rating or 0/1 per row |
 //! | one-hot CSR | [`encode`] | [`encode::Encoded`] (sprs) |
 //! | RecordIO | [`recordio`] | framed records |
-//! | output | [`outputs`] (checked first), [`write`] into a [`store`], [`shards`] (`--train-shards`) | files, [`manifest`] last, stale files removed |
+//! | output | [`outputs`] (checked first), [`write`](mod@write) into a [`store`], [`shards`] (`--train-shards`) | files, [`manifest`] last, stale files removed |
 //!
-//! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands. Beside
-//! the pipeline: [`explore`] and [`plot`] (the `explore` command's statistics and pictures) and
-//! [`infer`] (the `encode` command: inference pairs through a run's maps).
+//! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands;
+//! [`preprocessed`] owns the tables `preprocess` writes and `prepare` reads back. Beside the
+//! pipeline: [`explore`] and [`plot`] (the `explore` command's statistics and pictures),
+//! [`infer`] (the `encode` command: inference pairs through a run's maps), [`inspect`] (RecordIO
+//! read back) and [`synth`] (the `synth` command's test data).
 //!
 //! ```
 //! use fmprep::{encode, index::Dims, recordio};

@@ -1,4 +1,4 @@
-//! Training shards and SageMaker manifest files.
+//! Training shards (`--train-shards`) and the SageMaker `ManifestFile` of each split.
 //!
 //! `--train-shards N` writes the training split as `train/train_<i>.protobuf`, `i` in `0..N`, of
 //! near-equal record counts (they differ by at most one; the first `n % N` shards get the extra

@@ -1,4 +1,5 @@
-//! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
+//! `fmprep run`, `fmprep preprocess` and `fmprep prepare`: their flags, turned into
+//! [`fmprep::pipeline`] options and calls.
 
 use clap::Args;
 use fmprep::filter::FilterOptions;

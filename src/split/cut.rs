@@ -1,4 +1,5 @@
-//! The seeded train / validate / test split.
+//! The cut of a row order into train / validate / test: [`SplitFractions`] and their cut points,
+//! [`Split`] (the positions of each part) and the plain seeded [`split()`].
 //!
 //! A uniform random permutation of the de-duplicated rows (Fisher-Yates driven by
 //! [`crate::split::rng::Rng`]) is cut at `floor(f_train * n)` and `floor((f_train + f_validate) * n)`,
