@@ -1,4 +1,5 @@
-//! The library's error type.
+//! The library's error type: [`Error`] (a kind and a message), [`ErrorKind`] and the [`Result`]
+//! alias every fallible library call returns.
 //!
 //! Every failure carries a [`ErrorKind`] (what class of problem, which decides the process exit
 //! code) and a message that says what was wrong, where, and what to do about it.

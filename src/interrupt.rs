@@ -1,4 +1,5 @@
-//! Cooperative interruption.
+//! Cooperative interruption: the process-wide stop request ([`request`], [`check`]), the signal
+//! handlers that set it, and [`InterruptibleReader`] for reads that could block forever.
 //!
 //! The binary installs SIGINT/SIGTERM handlers that only record the signal; long loops call
 //! [`check`] and unwind with [`crate::ErrorKind::Interrupted`], so every staged file is removed by

@@ -1,9 +1,9 @@
 //! The commands as library calls: [`run`] (everything in one process), [`preprocess`] (stages
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
-//! Data flows one way: input → [`source`](crate::source) → [`filter`] →
-//! [`index`] → [`split_mode`] → [`encode`] →
-//! [`recordio`] → [`store`](crate::store), then the manifest last.
+//! Data flows one way: input → [`source`](crate::source) → [`filter`] → [`index`] → [`split`] →
+//! [`encode`] → [`recordio`](crate::recordio) → [`write`](crate::write) → [`store`](crate::store),
+//! then the manifest last.
 
 use std::collections::BTreeMap;
 
@@ -22,16 +22,17 @@ use crate::label::LabelOptions;
 use crate::manifest::{self, Counts, FileEntry, Manifest};
 use crate::model::{Rating, Ratings};
 use crate::preprocessed;
+pub use crate::preprocessed::read::PrepareOptions;
+use crate::preprocessed::read::{declared_dims, predictor_type_of, read_bytes, read_table};
 use crate::progress::Progress;
-use crate::recordio;
 use crate::shards;
 pub use crate::source::RatingsSource;
 use crate::source::ReadOptions;
-use crate::split::{Split, SplitFractions, DEFAULT_SEED};
-use crate::split_mode::{self, Shuffle, SplitMode, SplitOptions};
+use crate::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
 use crate::store::lifecycle::{self, Replaced};
 use crate::store::{Source, Store, MANIFEST};
 pub use crate::timer::Timer;
+use crate::write::{write_object, write_split};
 
 /// Largest accepted `--max-line-bytes`.
 pub const MAX_LINE_LIMIT: usize = 1 << 30;
@@ -137,10 +138,10 @@ impl Options {
             return Err(Error::usage("--train-shards must be at least 1"));
         }
         if self.shuffle == Shuffle::Numpy {
-            crate::numpy_rng::Mt19937::from_seed(self.seed)?;
+            crate::split::numpy::Mt19937::from_seed(self.seed)?;
         }
         if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
-            return Err(crate::hash_split::unsupported_mode());
+            return Err(crate::split::hash::unsupported_mode());
         }
         self.features.validate()?;
         self.label.validate()
@@ -330,8 +331,8 @@ pub fn build_dataset(
     let index = timer.stage("index", || Index::build(&rows, &ratings));
     crate::interrupt::check()?;
     let split = timer.stage("split", || {
-        let times = (!ratings.times.is_empty()).then(|| split_mode::times_of(&rows, &ratings));
-        split_mode::split_rows(
+        let times = (!ratings.times.is_empty()).then(|| split::times_of(&rows, &ratings));
+        split::split_rows(
             &rows,
             &ratings,
             times.as_deref(),
@@ -361,31 +362,6 @@ pub fn build_dataset(
     })
 }
 
-pub(crate) fn write_object(
-    store: &dyn Store,
-    path: &str,
-    records: u64,
-    f: impl FnOnce(&mut (dyn std::io::Write + Send)) -> std::io::Result<()>,
-) -> Result<FileEntry> {
-    crate::interrupt::check()?;
-    let mut w = store.create(path)?;
-    if let Err(e) = f(&mut w) {
-        drop(w);
-        crate::interrupt::check()?;
-        return Err(Error::io(
-            "cannot write",
-            format!("{}/{path}", store.describe()),
-            e,
-        ));
-    }
-    let bytes = w.commit()?;
-    Ok(FileEntry {
-        path: path.to_string(),
-        records,
-        bytes,
-    })
-}
-
 /// Write the customer and product maps.
 pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
     let (idx, r) = (&ds.index, &ds.ratings);
@@ -405,39 +381,6 @@ pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
         }
     }
     Ok(files)
-}
-
-/// Stage 6 for one split: `train` and `validate` go to one file each, `test` to files of
-/// `test_chunk` records named `test/test_<i>.protobuf` (none when the split is empty).
-pub fn write_split(
-    store: &dyn Store,
-    split_name: &str,
-    enc: &Encoded,
-    test_chunk: usize,
-    pool: &rayon::ThreadPool,
-    progress: Option<&Progress>,
-) -> Result<Vec<FileEntry>> {
-    let n = enc.labels.len();
-    let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
-        (0..n)
-            .step_by(test_chunk.max(1))
-            .enumerate()
-            .map(|(i, s)| (format!("test/test_{i}.protobuf"), s..(s + test_chunk).min(n)))
-            .collect()
-    } else {
-        vec![(format!("{split_name}/{split_name}.protobuf"), 0..n)]
-    };
-    parts
-        .into_iter()
-        .map(|(path, range)| {
-            let records = range.len() as u64;
-            write_object(store, &path, records, |w| {
-                let counter = progress.map(|p| &p.records);
-                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
-                    .map(|_| ())
-            })
-        })
-        .collect()
 }
 
 /// [`write_split`], or the training shards when `opts.train_shards` asks for them.
@@ -669,141 +612,6 @@ fn write_table(
         #[cfg(not(feature = "parquet"))]
         TableFormat::Parquet => Err(Error::usage("this build has no Parquet support")),
     }
-}
-
-/// Read one split table of a preprocess output: the CSV, or else the Parquet file beside it.
-fn read_table(
-    source: &dyn Source,
-    csv_rel: &str,
-    delimiter: u8,
-    bounds: Option<(Dims, &str)>,
-) -> Result<Vec<Sample>> {
-    let name = format!("{}/{csv_rel}", source.describe());
-    if let Some(r) = source.open(csv_rel)? {
-        return preprocessed::read_csv_within(r, delimiter, &name, bounds);
-    }
-    #[cfg(feature = "parquet")]
-    {
-        let rel = csv_rel.replace(".csv", ".parquet");
-        if let Some(mut r) = source.open(&rel)? {
-            let mut buf = Vec::new();
-            let pname = format!("{}/{rel}", source.describe());
-            std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| Error::io("cannot read", &pname, e))?;
-            let samples = crate::preprocessed::parquet::read_samples(bytes::Bytes::from(buf), &pname)?;
-            preprocessed::check_bounds(&samples, bounds, &pname)?;
-            return Ok(samples);
-        }
-    }
-    Err(Error::new(
-        source.missing_kind(),
-        format!(
-            "{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSV or Parquet tables)"
-        ),
-    ))
-}
-
-/// Options of [`prepare`] beyond the shared ones.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PrepareOptions {
-    /// Field separator of the CSVs.
-    pub delimiter: Option<u8>,
-    /// Number of customers, when the input has no manifest or maps to tell.
-    pub n_customers: Option<u64>,
-    /// Number of products, likewise.
-    pub n_products: Option<u64>,
-}
-
-fn read_bytes(source: &dyn Source, rel: &str) -> Result<Option<Vec<u8>>> {
-    let Some(mut r) = source.open(rel)? else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut r, &mut bytes)
-        .map_err(|e| Error::io("cannot read", format!("{}/{rel}", source.describe()), e))?;
-    Ok(Some(bytes))
-}
-
-/// Entries of a map file: its non-empty lines after the header. Counted on bytes, since product
-/// titles are copied from the input as they are and need not be UTF-8.
-fn map_entries(bytes: &[u8]) -> u64 {
-    bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty() && *l != b"\r")
-        .count()
-        .saturating_sub(1) as u64
-}
-
-/// The dimensions a preprocess output declares before its data is read, and where they come from:
-/// its manifest, else its maps, else the explicit options. Explicit options must agree with the
-/// manifest or maps, and the manifest with the maps. A dimension nobody declares is `None`: the
-/// largest index + 1 in the data decides it.
-fn declared_dims(source: &dyn Source, popts: &PrepareOptions) -> Result<(Option<u64>, Option<u64>, String)> {
-    let where_ = source.describe();
-    let mut found: Option<(Dims, String)> = None;
-    if let Some(bytes) = read_bytes(source, MANIFEST)? {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::bad_input(format!(
-                "{where_}/{MANIFEST}: not valid JSON ({e}); remove it or re-run preprocess"
-            ))
-        })?;
-        if let (Some(c), Some(p)) = (v["n_customers"].as_u64(), v["n_products"].as_u64()) {
-            found = Some((
-                Dims {
-                    n_customers: c,
-                    n_products: p,
-                },
-                format!("{where_}/{MANIFEST}"),
-            ));
-        }
-    }
-    let maps = match (
-        read_bytes(source, "maps/customers.tsv")?,
-        read_bytes(source, "maps/products.tsv")?,
-    ) {
-        (Some(c), Some(p)) => Some(Dims {
-            n_customers: map_entries(&c),
-            n_products: map_entries(&p),
-        }),
-        _ => None,
-    };
-    match (&found, maps) {
-        (Some((d, from)), Some(m)) if *d != m => {
-            return Err(Error::bad_input(format!(
-                "{from} declares {} customers and {} products but {where_}/maps lists {} and {}; the \
-                 directory mixes files of different runs, re-run preprocess",
-                d.n_customers, d.n_products, m.n_customers, m.n_products
-            )));
-        }
-        (None, Some(m)) => found = Some((m, format!("{where_}/maps"))),
-        _ => {}
-    }
-    let (c, p) = (popts.n_customers, popts.n_products);
-    Ok(match found {
-        Some((d, from)) => {
-            if c.is_some_and(|c| c != d.n_customers) || p.is_some_and(|p| p != d.n_products) {
-                return Err(Error::usage(format!(
-                    "--n-customers/--n-products ({}/{}) do not match {from} ({}/{}); drop the flags or fix the input",
-                    c.map_or("-".into(), |v| v.to_string()),
-                    p.map_or("-".into(), |v| v.to_string()),
-                    d.n_customers,
-                    d.n_products
-                )));
-            }
-            (Some(d.n_customers), Some(d.n_products), from)
-        }
-        None => (c, p, "--n-customers/--n-products".to_string()),
-    })
-}
-
-/// The `hyperparameters.predictor_type` of a preprocess output's manifest, if it has one.
-fn predictor_type_of(source: &dyn Source) -> Result<Option<String>> {
-    let Some(bytes) = read_bytes(source, MANIFEST)? else {
-        return Ok(None);
-    };
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    Ok(v["hyperparameters"]["predictor_type"]
-        .as_str()
-        .map(str::to_string))
 }
 
 /// Stages 5-6 from a preprocess output (or the Python pipeline's CSVs) at `source`.

@@ -1,4 +1,4 @@
-//! Training shards and SageMaker manifest files.
+//! Training shards (`--train-shards`) and the SageMaker `ManifestFile` of each split.
 //!
 //! `--train-shards N` writes the training split as `train/train_<i>.protobuf`, `i` in `0..N`, of
 //! near-equal record counts (they differ by at most one; the first `n % N` shards get the extra
@@ -19,10 +19,10 @@ use std::ops::Range;
 use crate::encode::Encoded;
 use crate::error::Result;
 use crate::manifest::FileEntry;
-use crate::pipeline::write_object;
 use crate::progress::Progress;
 use crate::recordio;
 use crate::store::Store;
+use crate::write::write_object;
 
 /// Record ranges of `n` records cut into `shards` near-equal parts (empty parts when `n < shards`).
 pub fn shard_ranges(n: usize, shards: usize) -> Vec<Range<usize>> {

@@ -6,7 +6,7 @@ use fmprep::label::{LabelKind, LabelOptions};
 use fmprep::model::RatingScale;
 use fmprep::pipeline::Options;
 use fmprep::source::{ColumnNames, ReadOptions};
-use fmprep::split_mode::{Shuffle, SplitMode};
+use fmprep::split::{Shuffle, SplitMode};
 
 /// Input columns and rating scale.
 #[derive(Debug, Args, Clone)]

@@ -1,4 +1,5 @@
-//! `fmprep run`, `fmprep preprocess` and `fmprep prepare`.
+//! `fmprep run`, `fmprep preprocess` and `fmprep prepare`: their flags, turned into
+//! [`fmprep::pipeline`] options and calls.
 
 use clap::Args;
 use fmprep::filter::FilterOptions;
@@ -206,7 +207,7 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
-        read.read_times |= opts.split_mode == fmprep::split_mode::SplitMode::HoldoutLast;
+        read.read_times |= opts.split_mode == fmprep::split::SplitMode::HoldoutLast;
         let check = source.check(&read)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",

@@ -1,4 +1,5 @@
-//! `fmprep synth` and `fmprep decompress`.
+//! `fmprep synth` and `fmprep decompress`: their flags, over [`fmprep::synth`] and the library's
+//! input decompression.
 
 use std::io::{BufWriter, Write};
 

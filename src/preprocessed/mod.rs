@@ -11,6 +11,7 @@ use crate::index::Dims;
 
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod read;
 
 /// The CSV header line.
 pub const HEADER: &str = "customer,product,star_rating";

@@ -1,4 +1,4 @@
-//! The local-directory store.
+//! The local-directory store ([`LocalStore`]): staged files renamed into place on commit.
 //!
 //! A file is written to a hidden sibling `.<name>.fmprep-tmp` in the same directory, fsynced, and
 //! renamed over its final name on commit, so readers never see a partial file. Staging files left

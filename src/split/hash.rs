@@ -19,8 +19,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Rating, Ratings};
-use crate::split::Split;
-use crate::split_mode::{SplitMode, SplitOptions};
+use crate::split::cut::Split;
+use crate::split::membership::{by_membership, holdout_last};
+use crate::split::options::{SplitMode, SplitOptions};
 
 /// One SipHash round on the four state words.
 #[inline(always)]
@@ -38,7 +39,7 @@ fn sip_round(v: &mut [u64; 4]) {
 }
 
 /// An incremental SipHash-2-4 over byte slices, written here so the key stream is part of the
-/// file format (like [`crate::rng`]) and needs no per-part allocation.
+/// file format (like [`crate::split::rng`]) and needs no per-part allocation.
 struct Sip24 {
     v: [u64; 4],
     tail: u64,
@@ -171,8 +172,8 @@ pub fn split_rows(
                     "holdout-last split without a time per row",
                 )
             })?;
-            let member = crate::split_mode::holdout_last(rows, times, customer_index, o.holdout_validate);
-            Ok(crate::split_mode::by_membership(&order, &member))
+            let member = holdout_last(rows, times, customer_index, o.holdout_validate);
+            Ok(by_membership(&order, &member))
         }
         SplitMode::ByCustomer => Err(unsupported_mode()),
     }
@@ -245,7 +246,7 @@ mod tests {
         let o = SplitOptions {
             mode: SplitMode::Random,
             fractions: Default::default(),
-            shuffle: crate::split_mode::Shuffle::Hash,
+            shuffle: crate::split::options::Shuffle::Hash,
             seed: 3,
             holdout_validate: false,
         };
