@@ -231,9 +231,10 @@ while read -r f; do
 done <"$work/job.files"
 python3 - "$local_out/manifest.json" "$job_out/manifest.json" <<'PY' || fail "manifests differ"
 import json, sys
-# Paths and timings differ; so do the examples of skipped lines, which name the part file and
-# count lines within it when the job reads the sample as several objects.
-volatile = {"input", "output", "elapsed_seconds", "stage_seconds", "bad_line_examples"}
+# Paths and timings differ; so do the input objects (other files: their paths, sizes, mtimes) and
+# the examples of skipped lines, which name the part file and count lines within it when the job
+# reads the sample as several objects.
+volatile = {"input", "output", "elapsed_seconds", "stage_seconds", "bad_line_examples", "input_objects"}
 a, b = ({k: v for k, v in json.load(open(p)).items() if k not in volatile} for p in sys.argv[1:])
 if a != b:
     diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
