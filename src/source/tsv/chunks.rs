@@ -94,56 +94,102 @@ impl ChunkReader {
     }
 
     /// Fill `buf` with the next run of whole lines (at least `chunk_bytes` unless the input ends).
+    ///
+    /// `buf` keeps the length it came back with: those bytes were written before, so reads go
+    /// over them and only a tail never written is zero-filled (zeroing each 2 MiB buffer anew
+    /// cost 8 % of the inflating thread's time). `len` is how much of it holds this chunk.
     pub fn next(&mut self, mut buf: Vec<u8>, chunk_bytes: usize, max_line: usize) -> std::io::Result<Next> {
         if buf.capacity() > 2 * chunk_bytes {
             // A long line grew this buffer; do not keep the memory around.
             buf = Vec::with_capacity(chunk_bytes + (64 << 10));
         }
-        buf.clear();
-        buf.append(&mut self.carry);
+        let mut len = self.take_carry(&mut buf);
         if let Some(e) = self.failed.take() {
+            buf.truncate(len);
             return self.fail_after_whole_lines(buf, e);
         }
         loop {
             if crate::interrupt::requested() {
                 return Err(crate::interrupt::io_error());
             }
-            if !self.eof && buf.len() < chunk_bytes {
-                let want = (chunk_bytes - buf.len()).max(64 << 10);
-                if let Err(e) = self.read_some(&mut buf, want) {
+            if !self.eof && len < chunk_bytes {
+                let want = (chunk_bytes - len).max(64 << 10);
+                if let Err(e) = self.fill(&mut buf, &mut len, want) {
+                    buf.truncate(len);
                     return self.fail_after_whole_lines(buf, e);
                 }
                 continue;
             }
             if self.eof {
-                if !buf.is_empty() {
+                if len > 0 {
                     // A file's last chunk ends with it: chunks never span two files.
+                    buf.truncate(len);
                     return Ok(Next::Chunk(buf));
                 }
                 if !self.next_file(max_line)? {
                     return Ok(Next::Done);
                 }
-                buf.append(&mut self.carry);
+                len = self.take_carry(&mut buf);
                 if let Some(e) = self.failed.take() {
+                    buf.truncate(len);
                     return self.fail_after_whole_lines(buf, e);
                 }
                 continue;
             }
-            if let Some(i) = memrchr(b'\n', &buf) {
-                self.carry.extend_from_slice(&buf[i + 1..]);
+            if let Some(i) = memrchr(b'\n', &buf[..len]) {
+                self.carry.extend_from_slice(&buf[i + 1..len]);
                 buf.truncate(i + 1);
                 return Ok(Next::Chunk(buf));
             }
             // One line fills the whole buffer: past the limit, skip it without buffering it whole.
-            if buf.len() > max_line {
+            if len > max_line {
+                buf.truncate(len);
                 self.skip_to_newline(&mut buf)?;
                 return Ok(Next::LongLine(buf));
             }
-            let grow = buf.len().max(64 << 10);
-            if let Err(e) = self.read_some(&mut buf, grow) {
+            let grow = len.max(64 << 10);
+            if let Err(e) = self.fill(&mut buf, &mut len, grow) {
+                buf.truncate(len);
                 return self.fail_after_whole_lines(buf, e);
             }
         }
+    }
+
+    /// Move the carried partial line to the front of `buf`; returns its length.
+    fn take_carry(&mut self, buf: &mut Vec<u8>) -> usize {
+        let n = self.carry.len();
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        buf[..n].copy_from_slice(&self.carry);
+        self.carry.clear();
+        n
+    }
+
+    /// Read up to `want` more bytes into `buf` at `*len` (advancing it), over bytes written
+    /// before where there are any. Errors are returned raw, as [`read_some`](Self::read_some)'s.
+    fn fill(&mut self, buf: &mut Vec<u8>, len: &mut usize, want: usize) -> std::io::Result<()> {
+        let (start, end) = (*len, *len + want);
+        if buf.len() < end {
+            buf.resize(end, 0);
+        }
+        let result = loop {
+            if *len == end {
+                break Ok(());
+            }
+            match self.reader.read(&mut buf[*len..end]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break Ok(());
+                }
+                Ok(n) => *len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                // What was read before the error stays in `buf[..len]`.
+                Err(e) => break Err(e),
+            }
+        };
+        self.bytes += (*len - start) as u64;
+        result
     }
 
     /// On a read error, hand out the complete lines of `buf` first and the error on the next call.
