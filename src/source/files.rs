@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -22,7 +22,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
 pub use crate::source::decompress::MoreFiles;
-use crate::source::decompress::{open_location, Compression, Input};
+use crate::source::decompress::{open_location, open_location_counting, Compression, Input};
 use crate::store::S3Options;
 
 /// How many files past the one being parsed are decoded ahead.
@@ -227,7 +227,7 @@ impl NextFiles {
             let (s3, raw_read) = (self.s3.clone(), Arc::clone(&self.raw_read));
             let spawned = std::thread::Builder::new()
                 .name("fmprep-decode".into())
-                .spawn(move || decode_ahead(&location, &s3, &raw_read, &tx));
+                .spawn(move || decode_ahead(&location, &s3, raw_read, &tx));
             if let Err(e) = spawned {
                 let (tx, rx) = bounded(1);
                 let _ = tx.send(Block::OpenFailed(Error::new(
@@ -267,8 +267,9 @@ impl NextFiles {
 
 /// Open `location` and send its decoded bytes in blocks until the end, an error, or the parser
 /// hanging up.
-fn decode_ahead(location: &Location, s3: &S3Options, raw_read: &AtomicU64, tx: &Sender<Block>) {
-    let mut input = match open_location(location, s3) {
+fn decode_ahead(location: &Location, s3: &S3Options, raw_read: Arc<AtomicU64>, tx: &Sender<Block>) {
+    // Its raw bytes count into the input's counter as they are read.
+    let mut input = match open_location_counting(location, s3, raw_read) {
         Ok(i) => i,
         Err(e) => {
             let _ = tx.send(Block::OpenFailed(e));
@@ -281,7 +282,6 @@ fn decode_ahead(location: &Location, s3: &S3Options, raw_read: &AtomicU64, tx: &
     {
         return;
     }
-    let mut counted = 0u64;
     loop {
         if crate::interrupt::requested() {
             let _ = tx.send(Block::Failed(crate::interrupt::io_error()));
@@ -305,9 +305,6 @@ fn decode_ahead(location: &Location, s3: &S3Options, raw_read: &AtomicU64, tx: &
                 }
             }
         }
-        let now = input.raw_read.load(Ordering::Relaxed);
-        raw_read.fetch_add(now - counted, Ordering::Relaxed);
-        counted = now;
         block.truncate(filled);
         if !block.is_empty() && tx.send(Block::Data(block)).is_err() {
             return;

@@ -20,7 +20,7 @@
 use crate::error::{Error, Result};
 use crate::model::{Rating, Ratings};
 use crate::split::cut::Split;
-use crate::split::membership::{by_membership, holdout_last};
+use crate::split::membership::{by_membership, holdout_last_of};
 use crate::split::options::{SplitMode, SplitOptions};
 
 /// One SipHash round on the four state words.
@@ -166,13 +166,7 @@ pub fn split_rows(
             })
         }
         SplitMode::HoldoutLast => {
-            let times = times.ok_or_else(|| {
-                Error::new(
-                    crate::ErrorKind::Internal,
-                    "holdout-last split without a time per row",
-                )
-            })?;
-            let member = holdout_last(rows, times, customer_index, o.holdout_validate);
+            let member = holdout_last_of(rows, times, customer_index, o.holdout_validate)?;
             Ok(by_membership(&order, &member))
         }
         SplitMode::ByCustomer => Err(unsupported_mode()),

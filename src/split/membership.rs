@@ -43,6 +43,23 @@ pub(crate) fn by_membership(perm: &[u32], member: &[u8]) -> Split {
     s
 }
 
+/// [`holdout_last`] with the times as the split stages hold them: absent times are a bug of the
+/// caller (the reader is asked for them whenever the mode is holdout-last).
+pub(crate) fn holdout_last_of(
+    rows: &[Rating],
+    times: Option<&[u32]>,
+    customer_index: &[u32],
+    holdout_validate: bool,
+) -> crate::error::Result<Vec<u8>> {
+    let times = times.ok_or_else(|| {
+        crate::error::Error::new(
+            crate::ErrorKind::Internal,
+            "holdout-last split without a time per row",
+        )
+    })?;
+    Ok(holdout_last(rows, times, customer_index, holdout_validate))
+}
+
 /// The membership of each row in holdout-last mode.
 pub(crate) fn holdout_last(
     rows: &[Rating],

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::{Rating, Ratings};
 use crate::split::cut::Split;
-use crate::split::membership::{by_membership, holdout_last, TEST, TRAIN, VALIDATE};
+use crate::split::membership::{by_membership, holdout_last_of, TEST, TRAIN, VALIDATE};
 use crate::split::numpy::Mt19937;
 use crate::split::options::{Shuffle, SplitMode, SplitOptions};
 use crate::split::rng::Rng;
@@ -99,13 +99,7 @@ pub fn split_rows(
             Ok(by_membership(&perm.permutation(n), &member))
         }
         SplitMode::HoldoutLast => {
-            let times = times.ok_or_else(|| {
-                Error::new(
-                    crate::ErrorKind::Internal,
-                    "holdout-last split without a time per row",
-                )
-            })?;
-            let member = holdout_last(rows, times, customer_index, o.holdout_validate);
+            let member = holdout_last_of(rows, times, customer_index, o.holdout_validate)?;
             Ok(by_membership(&perm.permutation(n), &member))
         }
     }
