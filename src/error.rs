@@ -22,7 +22,9 @@ pub enum ErrorKind {
     Remote,
     /// The output location already holds a finished run and overwriting was not asked for. Exit code 6.
     OutputExists,
-    /// The run was interrupted by a signal. Exit code 130 (SIGINT) or 143 (SIGTERM).
+    /// The run was cancelled: its [`Cancel`](crate::cancel::Cancel) token was set, by the caller
+    /// or by the command's signal handler. Exit code 130 (the command uses 128 + the signal
+    /// number, e.g. 143 for SIGTERM).
     Interrupted,
     /// A bug or an unexpected condition. Exit code 1.
     Internal,
@@ -37,7 +39,7 @@ impl ErrorKind {
             ErrorKind::Io => 4,
             ErrorKind::Remote => 5,
             ErrorKind::OutputExists => 6,
-            ErrorKind::Interrupted => crate::interrupt::exit_code(),
+            ErrorKind::Interrupted => 130,
             ErrorKind::Internal => 1,
         }
     }
@@ -138,17 +140,6 @@ impl Error {
             Some(Err(other)) => Err(std::io::Error::new(kind, other)),
             None => Err(std::io::Error::from(kind)),
         }
-    }
-
-    /// The error raised when a signal asked the run to stop.
-    pub fn interrupted() -> Self {
-        Error::new(
-            ErrorKind::Interrupted,
-            format!(
-                "interrupted by {}; no manifest was written, re-run to produce the output",
-                crate::interrupt::signal_name()
-            ),
-        )
     }
 
     /// Prefix the message with where it happened, keeping kind and source.

@@ -48,6 +48,9 @@
 
 #![warn(missing_docs)]
 
+pub mod cancel;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod encode;
 pub mod error;
 pub mod explore;
@@ -56,7 +59,6 @@ pub mod filter;
 pub mod index;
 pub mod infer;
 pub mod inspect;
-pub mod interrupt;
 pub mod kcore;
 pub mod label;
 pub mod location;
@@ -64,6 +66,7 @@ pub mod manifest;
 pub mod model;
 pub mod outputs;
 pub mod pipeline;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod preprocessed;
 pub mod progress;
@@ -72,6 +75,7 @@ pub mod shards;
 pub mod source;
 pub mod split;
 pub mod store;
+#[cfg(feature = "synth")]
 pub mod synth;
 pub mod timer;
 pub mod write;

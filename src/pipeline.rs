@@ -83,6 +83,12 @@ pub struct Options {
     /// The input's objects, recorded in the manifest for reuse (see `outputs::input_objects`).
     #[serde(skip)]
     pub input_objects: Vec<manifest::InputObject>,
+    /// The run stops with [`ErrorKind::Interrupted`] (no manifest, nothing staged left) soon after
+    /// this token is set; the run's readers poll it too (it replaces `read.cancel`). The input
+    /// and the store poll the token of the `S3Options` they were opened with, so give them the
+    /// same one ([`Options::with_cancel`] sets it for the side tables).
+    #[serde(skip)]
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for Options {
@@ -106,11 +112,20 @@ impl Default for Options {
             side_s3: crate::store::S3Options::default(),
             progress: None,
             input_objects: Vec::new(),
+            cancel: crate::cancel::Cancel::default(),
         }
     }
 }
 
 impl Options {
+    /// These options with `cancel` as the token of the run, its readers and its side tables' S3
+    /// reads. (The input and the store take theirs from the `S3Options` they are opened with.)
+    pub fn with_cancel(mut self, cancel: &crate::cancel::Cancel) -> Self {
+        self.cancel = cancel.clone();
+        self.side_s3.cancel = cancel.clone();
+        self
+    }
+
     /// Check option values that the types do not rule out.
     pub fn validate(&self) -> Result<()> {
         self.split.validate()?;
@@ -273,6 +288,8 @@ pub fn build_dataset(
     let input = input.into();
     let name = input.name();
     let mut read = opts.read.clone();
+    // The run's token stops the readers too, whatever `opts.read` carried.
+    read.cancel = opts.cancel.clone();
     read.read_times |= opts.split_mode == SplitMode::HoldoutLast;
     read.extra_columns = opts.features.input_columns();
     // Side tables first: a wrong table fails before the long read.
@@ -286,7 +303,7 @@ pub fn build_dataset(
     })?;
     opts.set_stage("read");
     let ratings = timer.stage("read", || input.read(&read, pool, opts.progress.as_deref()))?;
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     let stats = &ratings.stats;
     if stats.input_lines == stats.blank_lines {
         return Err(Error::bad_input(format!(
@@ -313,14 +330,14 @@ pub fn build_dataset(
     } else {
         let kept = timer.stage("filter", || filter::long_tail(&ratings, &opts.filter));
         let after_long_tail = kept.len() as u64;
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         (
             timer.stage("dedupe", || filter::dedupe(kept)),
             after_long_tail,
             None,
         )
     };
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     if rows.is_empty() {
         return Err(Error::bad_input(format!(
             "{name}: no rows left after the long-tail filter ({} valid rows; none has a customer with >= {} \
@@ -329,7 +346,7 @@ pub fn build_dataset(
         )));
     }
     let index = timer.stage("index", || Index::build(&rows, &ratings));
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     let split = timer.stage("split", || {
         let times = (!ratings.times.is_empty()).then(|| split::times_of(&rows, &ratings));
         split::split_rows(
@@ -363,19 +380,28 @@ pub fn build_dataset(
 }
 
 /// Write the customer and product maps.
-pub fn write_maps(store: &dyn Store, ds: &Dataset) -> Result<Vec<FileEntry>> {
+/// Stops before each file once `cancel` is set.
+pub fn write_maps(store: &dyn Store, ds: &Dataset, cancel: &crate::cancel::Cancel) -> Result<Vec<FileEntry>> {
     let (idx, r) = (&ds.index, &ds.ratings);
     let mut files = vec![
-        write_object(store, "maps/customers.tsv", idx.customers.len() as u64, |w| {
-            index::write_customer_map(w, idx, r)
-        })?,
-        write_object(store, "maps/products.tsv", idx.products.len() as u64, |w| {
-            index::write_product_map(w, idx, r)
-        })?,
+        write_object(
+            store,
+            cancel,
+            "maps/customers.tsv",
+            idx.customers.len() as u64,
+            |w| index::write_customer_map(w, idx, r),
+        )?,
+        write_object(
+            store,
+            cancel,
+            "maps/products.tsv",
+            idx.products.len() as u64,
+            |w| index::write_product_map(w, idx, r),
+        )?,
     ];
     if let Some(f) = &ds.features {
         for m in f.fitted.category_maps(&f.layout) {
-            files.push(write_object(store, &m.path, m.index.size(), |w| {
+            files.push(write_object(store, cancel, &m.path, m.index.size(), |w| {
                 m.index.write_map(w)
             })?);
         }
@@ -392,7 +418,9 @@ fn write_split_opts(
     pool: &rayon::ThreadPool,
 ) -> Result<Vec<FileEntry>> {
     match (split_name, opts.train_shards) {
-        ("train", Some(n)) => shards::write_train(store, enc, n, pool, opts.progress.as_deref()),
+        ("train", Some(n)) => {
+            shards::write_train(store, enc, n, pool, opts.progress.as_deref(), &opts.cancel)
+        }
         _ => write_split(
             store,
             split_name,
@@ -400,6 +428,7 @@ fn write_split_opts(
             opts.test_chunk,
             pool,
             opts.progress.as_deref(),
+            &opts.cancel,
         ),
     }
 }
@@ -411,7 +440,7 @@ fn add_manifests(
     files: &mut BTreeMap<String, Vec<FileEntry>>,
 ) -> Result<()> {
     if opts.train_shards.is_some() {
-        let entries = shards::write_manifests(store, files)?;
+        let entries = shards::write_manifests(store, &opts.cancel, files)?;
         files.insert("manifests".to_string(), entries);
     }
     Ok(())
@@ -445,7 +474,7 @@ fn finish(
     m.elapsed_seconds = timer.elapsed();
     let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
     json.push(b'\n');
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     lifecycle::commit(store, &json, r, opts.progress.as_deref())?;
     Ok(m)
 }
@@ -513,7 +542,7 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
                 .into_par_iter()
                 .map(|group| {
                     let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
-                        None => write_maps(store, &ds),
+                        None => write_maps(store, &ds, &opts.cancel),
                         Some((name, positions)) => ds
                             .encode(positions)
                             .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
@@ -552,16 +581,16 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
                         .into_iter()
                         .zip(preprocessed::SPLIT_FILES);
                     let files = match split.clone().find(|((n, _), _)| *n == group) {
-                        None => write_maps(store, &ds),
+                        None => write_maps(store, &ds, &opts.cancel),
                         Some(((_, positions), (_, path))) => {
                             let samples = ds.samples(positions);
                             match &ds.features {
-                                None => write_table(store, path, &samples, opts.tables),
+                                None => write_table(store, &opts.cancel, path, &samples, opts.tables),
                                 Some(f) => {
                                     let side = crate::features::tables::SideRows::of(&f.fitted, positions);
                                     let pq = opts.tables == TableFormat::Parquet;
                                     let path = crate::features::tables::table_path(path, pq);
-                                    write_object(store, &path, samples.len() as u64, |w| {
+                                    write_object(store, &opts.cancel, &path, samples.len() as u64, |w| {
                                         crate::features::tables::write(w, &samples, &side, &f.layout, pq)
                                     })
                                 }
@@ -593,19 +622,20 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
 /// Write one split table at `csv_path` (`train/train.csv`), or next to it as `.parquet`.
 fn write_table(
     store: &dyn Store,
+    cancel: &crate::cancel::Cancel,
     csv_path: &str,
     samples: &[Sample],
     format: TableFormat,
 ) -> Result<FileEntry> {
     let n = samples.len() as u64;
     match format {
-        TableFormat::Csv => write_object(store, csv_path, n, |w| {
+        TableFormat::Csv => write_object(store, cancel, csv_path, n, |w| {
             preprocessed::write_csv(w, samples).map(|_| ())
         }),
         #[cfg(feature = "parquet")]
         TableFormat::Parquet => {
             let path = csv_path.replace(".csv", ".parquet");
-            write_object(store, &path, n, |w| {
+            write_object(store, cancel, &path, n, |w| {
                 crate::preprocessed::parquet::write_samples(w, samples).map(|_| ())
             })
         }
@@ -645,11 +675,13 @@ pub fn prepare(
     let mut sides = Vec::new();
     for (_, rel) in preprocessed::SPLIT_FILES {
         let Some(layout) = &layout else {
-            splits.push(timer.stage("read", || read_table(source, rel, delimiter, bounds))?);
+            splits.push(timer.stage("read", || {
+                read_table(source, rel, delimiter, bounds, &opts.cancel)
+            })?);
             continue;
         };
         let (samples, side) = timer.stage("read", || {
-            crate::features::tables::read_split(source, rel, delimiter, layout, bounds)
+            crate::features::tables::read_split(source, rel, delimiter, layout, bounds, &opts.cancel)
         })?;
         splits.push(samples);
         sides.push(side);

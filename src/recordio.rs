@@ -111,24 +111,23 @@ pub fn write_records<W: Write + ?Sized>(
     enc: &Encoded,
     range: std::ops::Range<usize>,
 ) -> io::Result<u64> {
-    write_records_counted(out, enc, range, None)
+    write_records_counted(out, enc, range, None, &crate::cancel::Cancel::default())
 }
 
-/// [`write_records`], adding the records written to `counter` as blocks are written.
+/// [`write_records`], adding the records written to `counter` as blocks are written and stopping
+/// with [`Cancel::io_error`](crate::cancel::Cancel::io_error) between batches once `cancel` is set.
 pub fn write_records_counted<W: Write + ?Sized>(
     out: &mut W,
     enc: &Encoded,
     range: std::ops::Range<usize>,
     counter: Option<&std::sync::atomic::AtomicU64>,
+    cancel: &crate::cancel::Cancel,
 ) -> io::Result<u64> {
     let batch_rows = BLOCK_ROWS * rayon::current_num_threads().max(1) * 2;
     let mut written = 0u64;
     let mut start = range.start;
     while start < range.end {
-        // Not `ErrorKind::Interrupted`: std's write helpers retry those.
-        if crate::interrupt::requested() {
-            return Err(crate::interrupt::io_error());
-        }
+        cancel.check_io()?;
         let end = (start + batch_rows).min(range.end);
         let blocks: Vec<Vec<u8>> = (start..end)
             .step_by(BLOCK_ROWS)

@@ -60,17 +60,24 @@ pub fn write_train(
     shards: usize,
     pool: &rayon::ThreadPool,
     progress: Option<&Progress>,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<Vec<FileEntry>> {
     shard_ranges(enc.labels.len(), shards)
         .into_iter()
         .enumerate()
         .map(|(i, range)| {
             let records = range.len() as u64;
-            write_object(store, &format!("train/train_{i}.protobuf"), records, |w| {
-                let counter = progress.map(|p| &p.records);
-                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
-                    .map(|_| ())
-            })
+            write_object(
+                store,
+                cancel,
+                &format!("train/train_{i}.protobuf"),
+                records,
+                |w| {
+                    let counter = progress.map(|p| &p.records);
+                    pool.install(|| recordio::write_records_counted(w, enc, range, counter, cancel))
+                        .map(|_| ())
+                },
+            )
         })
         .collect()
 }
@@ -79,6 +86,7 @@ pub fn write_train(
 /// their entries (`records` = number of files listed).
 pub fn write_manifests(
     store: &dyn Store,
+    cancel: &crate::cancel::Cancel,
     files: &BTreeMap<String, Vec<FileEntry>>,
 ) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
@@ -87,6 +95,7 @@ pub fn write_manifests(
         let json = manifest_json(store, split, listed);
         out.push(write_object(
             store,
+            cancel,
             &format!("{split}/{split}.manifest"),
             listed.len() as u64,
             |w| w.write_all(json.as_bytes()),

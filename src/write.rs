@@ -4,6 +4,7 @@
 //! `preprocess` all write through here, so every output file gets the same interruption check and
 //! the same error message.
 
+use crate::cancel::Cancel;
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::manifest::FileEntry;
@@ -12,18 +13,19 @@ use crate::recordio;
 use crate::store::Store;
 
 /// Write the file `path` of `store` with `f` and commit it; `records` is what the manifest lists
-/// for it. A failed or interrupted write leaves nothing under `path`.
+/// for it. A failed or cancelled write leaves nothing under `path`.
 pub fn write_object(
     store: &dyn Store,
+    cancel: &Cancel,
     path: &str,
     records: u64,
     f: impl FnOnce(&mut (dyn std::io::Write + Send)) -> std::io::Result<()>,
 ) -> Result<FileEntry> {
-    crate::interrupt::check()?;
+    cancel.check()?;
     let mut w = store.create(path)?;
     if let Err(e) = f(&mut w) {
         drop(w);
-        crate::interrupt::check()?;
+        cancel.check()?;
         return Err(Error::io(
             "cannot write",
             format!("{}/{path}", store.describe()),
@@ -47,6 +49,7 @@ pub fn write_split(
     test_chunk: usize,
     pool: &rayon::ThreadPool,
     progress: Option<&Progress>,
+    cancel: &Cancel,
 ) -> Result<Vec<FileEntry>> {
     let n = enc.labels.len();
     let parts: Vec<(String, std::ops::Range<usize>)> = if split_name == "test" {
@@ -62,9 +65,9 @@ pub fn write_split(
         .into_iter()
         .map(|(path, range)| {
             let records = range.len() as u64;
-            write_object(store, &path, records, |w| {
+            write_object(store, cancel, &path, records, |w| {
                 let counter = progress.map(|p| &p.records);
-                pool.install(|| recordio::write_records_counted(w, enc, range, counter))
+                pool.install(|| recordio::write_records_counted(w, enc, range, counter, cancel))
                     .map(|_| ())
             })
         })

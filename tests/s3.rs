@@ -10,6 +10,8 @@ mod s3_server;
 mod container_credentials;
 #[path = "s3/endpoints.rs"]
 mod endpoints;
+#[path = "s3/files.rs"]
+mod files;
 #[path = "s3/inputs.rs"]
 mod inputs;
 #[path = "s3/moto.rs"]

@@ -91,6 +91,7 @@ pub fn read_split(
     delimiter: u8,
     layout: &Layout,
     bounds: Option<(Dims, &str)>,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<(Vec<Sample>, SideRows)> {
     let read = |rel: &str| -> Result<Option<Vec<u8>>> {
         let Some(mut r) = source.open(rel)? else {
@@ -103,7 +104,7 @@ pub fn read_split(
     };
     let name = format!("{}/{csv_rel}", source.describe());
     if let Some(bytes) = read(csv_rel)? {
-        let samples = crate::preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds)?;
+        let samples = crate::preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds, cancel)?;
         let side = read_csv(&bytes, delimiter, layout, &name)?;
         return Ok((samples, side));
     }

@@ -68,7 +68,7 @@ fn parse_index(field: &[u8], what: &str, name: &str, line: u64) -> Result<u32> {
 
 /// Read a split CSV (header by name: `customer`, `product`, `star_rating` or `rating`).
 pub fn read_csv(input: impl Read, delimiter: u8, name: &str) -> Result<Vec<Sample>> {
-    read_csv_within(input, delimiter, name, None)
+    read_csv_within(input, delimiter, name, None, &crate::cancel::Cancel::default())
 }
 
 /// Fail unless every sample of the table `name` lies within `bounds` (the dimensions and who
@@ -105,6 +105,7 @@ pub fn read_csv_within(
     delimiter: u8,
     name: &str,
     bounds: Option<(Dims, &str)>,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<Vec<Sample>> {
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::new();
@@ -152,7 +153,7 @@ pub fn read_csv_within(
     while read_line(&mut reader, &mut line)? {
         lineno += 1;
         if lineno.is_multiple_of(65_536) {
-            crate::interrupt::check()?;
+            cancel.check()?;
         }
         if line.is_empty() {
             continue;

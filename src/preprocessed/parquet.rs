@@ -73,6 +73,22 @@ pub fn write_samples_with<W: std::io::Write + Send>(
     Ok(samples.len() as u64)
 }
 
+/// Check that the Parquet table `bytes` has the columns [`read_samples`] needs, reading only its
+/// schema (for `prepare --dry-run`).
+pub fn check_columns(bytes: bytes::Bytes, name: &str) -> Result<()> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| Error::bad_input(format!("{name}: not a readable Parquet table: {e}")))?;
+    let schema = builder.schema();
+    let has = |names: &[&str]| names.iter().any(|n| schema.field_with_name(n).is_ok());
+    if has(&["customer", "user"]) && has(&["product", "item"]) && has(&["star_rating", "rating"]) {
+        Ok(())
+    } else {
+        Err(Error::bad_input(format!(
+            "{name}: lacks a customer, product or star_rating column"
+        )))
+    }
+}
+
 /// Read a split table written by [`write_samples`] (or any Parquet file with integer `customer`
 /// and `product` and numeric `star_rating`/`rating` columns).
 pub fn read_samples(bytes: bytes::Bytes, name: &str) -> Result<Vec<Sample>> {

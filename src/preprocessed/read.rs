@@ -15,10 +15,11 @@ pub(crate) fn read_table(
     csv_rel: &str,
     delimiter: u8,
     bounds: Option<(Dims, &str)>,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<Vec<Sample>> {
     let name = format!("{}/{csv_rel}", source.describe());
     if let Some(r) = source.open(csv_rel)? {
-        return super::read_csv_within(r, delimiter, &name, bounds);
+        return super::read_csv_within(r, delimiter, &name, bounds, cancel);
     }
     #[cfg(feature = "parquet")]
     {
@@ -38,6 +39,56 @@ pub(crate) fn read_table(
             "{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSV or Parquet tables)"
         ),
     ))
+}
+
+/// One split table that [`check`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCheck {
+    /// Where it is (`pre/train/train.csv`).
+    pub table: String,
+    /// `csv` or `parquet`.
+    pub format: &'static str,
+}
+
+/// The dry run of `prepare`: check, reading only headers (a CSV's first line, a Parquet table's
+/// schema), that `source` holds the three split tables `prepare` reads, each as the CSV or else
+/// the Parquet file beside it, with the columns it needs. Nothing is written.
+pub fn check(source: &dyn Source, delimiter: u8) -> Result<Vec<TableCheck>> {
+    let mut found = Vec::new();
+    for (_, csv_rel) in super::SPLIT_FILES {
+        let name = format!("{}/{csv_rel}", source.describe());
+        if let Some(r) = source.open(csv_rel)? {
+            let mut head = Vec::new();
+            std::io::BufRead::read_until(&mut std::io::BufReader::new(r), b'\n', &mut head)
+                .map_err(|e| Error::io("cannot read", &name, e))?;
+            super::read_csv(&head[..], delimiter, &name)?;
+            found.push(TableCheck {
+                table: name,
+                format: "csv",
+            });
+            continue;
+        }
+        #[cfg(feature = "parquet")]
+        {
+            let rel = csv_rel.replace(".csv", ".parquet");
+            if let Some(bytes) = read_bytes(source, &rel)? {
+                let pname = format!("{}/{rel}", source.describe());
+                super::parquet::check_columns(bytes::Bytes::from(bytes), &pname)?;
+                found.push(TableCheck {
+                    table: pname,
+                    format: "parquet",
+                });
+                continue;
+            }
+        }
+        return Err(Error::new(
+            source.missing_kind(),
+            format!(
+                "{name}: not found; expected the output of `fmprep preprocess` (train/, validate/, test/ CSV or Parquet tables)"
+            ),
+        ));
+    }
+    Ok(found)
 }
 
 /// Options of `prepare` (the command and `pipeline::prepare`) beyond the shared ones: how to read

@@ -46,7 +46,7 @@ where
 {
     let mut r = BatchRatings::new(name, opts);
     for batch in batches {
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         let batch = batch.map_err(|e| Error::bad_input(format!("{name}: cannot read a batch: {e}")))?;
         r.add(&batch, name)?;
     }

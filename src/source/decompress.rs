@@ -156,7 +156,7 @@ pub fn open_location_counting(
     let path = match location {
         Location::Stdin => {
             // A pipe whose writer sends nothing would block the read forever, signals or not.
-            let stdin = crate::interrupt::InterruptibleReader::new(io::stdin())
+            let stdin = crate::cancel::CancellableReader::new(io::stdin(), opts.cancel.clone())
                 .map_err(|e| Error::io("cannot read input", "stdin", e))?;
             return open_source_counting("stdin".to_string(), Box::new(stdin), None, raw_read);
         }
@@ -240,11 +240,11 @@ pub fn read_error(input_name: &str, compression: Compression, err: io::Error) ->
 /// [`read_error`] for a failure found after `line` complete lines of decompressed data, which the
 /// message reports so that a person can tell how much of the file was readable.
 pub fn read_error_at(input_name: &str, compression: Compression, err: io::Error, line: Option<u64>) -> Error {
-    // Whatever a read failed with after a signal (an `InterruptibleReader` giving up, a pipe
-    // closed by the dying producer), the cause is the signal.
-    if crate::interrupt::requested() {
-        return Error::interrupted();
-    }
+    // A cancelled read (or a remote store's failure) carries its own error: keep its kind.
+    let err = match Error::from_io(err) {
+        Ok(inner) => return inner,
+        Err(err) => err,
+    };
     if compression == Compression::Gzip
         && matches!(
             err.kind(),

@@ -283,8 +283,8 @@ fn decode_ahead(location: &Location, s3: &S3Options, raw_read: Arc<AtomicU64>, t
         return;
     }
     loop {
-        if crate::interrupt::requested() {
-            let _ = tx.send(Block::Failed(crate::interrupt::io_error()));
+        if s3.cancel.is_cancelled() {
+            let _ = tx.send(Block::Failed(s3.cancel.io_error()));
             return;
         }
         let mut block = vec![0u8; BLOCK];

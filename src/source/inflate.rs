@@ -2,11 +2,11 @@
 //! machines, see BENCHMARKS.md) or flate2's zlib-rs otherwise.
 //!
 //! Both decode every member of a multi-member stream, check each member's CRC-32 and ISIZE, and
-//! report a stream that ends inside a member as [`io::ErrorKind::UnexpectedEof`] and corrupt data
-//! as [`io::ErrorKind::InvalidData`], which the decompressing reader words
+//! report a stream that ends inside a member as [`std::io::ErrorKind::UnexpectedEof`] and corrupt data
+//! as [`std::io::ErrorKind::InvalidData`], which the decompressing reader words
 //! as "corrupt or truncated gzip data".
 
-use std::io::{self, BufRead, Read};
+use std::io::{BufRead, Read};
 
 /// Which inflater this build uses, for logs and benchmarks.
 pub const INFLATER: &str = if cfg!(feature = "isal") {
@@ -31,6 +31,7 @@ pub fn gzip_decoder<R: BufRead + Send + 'static>(raw: R) -> Box<dyn Read + Send>
 mod isal {
     use super::*;
     use isal_sys::igzip_lib as ffi;
+    use std::io;
 
     /// ISA-L's stateful inflate over a buffered reader, member after member.
     pub struct MultiGzDecoder<R> {
@@ -152,7 +153,7 @@ mod isal {
 mod tests {
     use super::*;
     use flate2::write::GzEncoder;
-    use std::io::Write;
+    use std::io::{self, Write};
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -60,6 +60,10 @@ pub struct ReadOptions {
     /// the parse loop does not look at any other column.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_columns: Vec<crate::features::columns::ExtraColumn>,
+    /// Reading stops with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) at the next
+    /// chunk or batch once this token is set (never, by default).
+    #[serde(skip)]
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for ReadOptions {
@@ -74,6 +78,7 @@ impl Default for ReadOptions {
             rating_scale: RatingScale::Stars,
             read_times: false,
             extra_columns: Vec::new(),
+            cancel: crate::cancel::Cancel::default(),
         }
     }
 }

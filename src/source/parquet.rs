@@ -196,7 +196,7 @@ impl ParquetInput {
     ) -> Result<()> {
         self.require_files()?;
         for f in &self.files {
-            crate::interrupt::check()?;
+            self.s3.cancel.check()?;
             with_builder(f, &self.s3, |builder, names| {
                 let mut roots = Vec::new();
                 for c in columns {
@@ -232,7 +232,7 @@ impl ParquetInput {
         self.require_files()?;
         let mut r = BatchRatings::new(&self.name, opts);
         for f in &self.files {
-            crate::interrupt::check()?;
+            opts.cancel.check()?;
             let part = f.file_name();
             with_builder(f, &self.s3, |builder, names| {
                 batches::check_columns(names, opts, &f.name())?;

@@ -92,6 +92,48 @@ pub fn open_store_with(spec: &str, opts: &S3Options) -> Result<Box<dyn Store>> {
     Ok(Box::new(LocalStore::new(spec)))
 }
 
+/// Start writing the single file `spec` (a local path or `s3://bucket/key`, S3 with `opts`):
+/// staged beside its final name and visible only on [`ObjectWriter::commit`], like every file of
+/// a run. For the one-file outputs: `encode --output`, `explore --plot`, `synth --output`.
+/// Refuses `-` (stdout is not a file) and names that end in `/`.
+pub fn create_file(spec: &str, opts: &S3Options) -> Result<Box<dyn ObjectWriter>> {
+    let location = crate::Location::parse(spec)?;
+    let not_a_file = || {
+        crate::Error::usage(format!(
+            "{spec}: names a directory or prefix, not a file; give the file's full name"
+        ))
+    };
+    match &location {
+        crate::Location::Stdin => Err(crate::Error::usage("`-` (stdout) is not a file location")),
+        crate::Location::S3(u) => {
+            let (dir, name) = match u.key.rsplit_once('/') {
+                Some((d, n)) => (d, n),
+                None => ("", u.key.as_str()),
+            };
+            if name.is_empty() {
+                return Err(not_a_file());
+            }
+            let store = open_store_with(&format!("s3://{}/{dir}", u.bucket), opts)?;
+            store.create(name)
+        }
+        crate::Location::Local(path) => {
+            if spec.ends_with('/') || path.is_dir() {
+                return Err(not_a_file());
+            }
+            let name = path
+                .file_name()
+                .ok_or_else(not_a_file)?
+                .to_string_lossy()
+                .into_owned();
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            LocalStore::new(dir).create(&name)
+        }
+    }
+}
+
 /// A location that files are read from by relative path (the output of `preprocess`).
 pub trait Source: Send + Sync {
     /// How the location is named in messages.

@@ -13,6 +13,8 @@ pub struct SynthOptions {
     /// Share of rows that re-rate an earlier (customer, product) pair exactly (default 1e-3).
     /// Values outside `0..=1` behave as if clamped.
     pub duplicate_rate: f64,
+    /// Generation stops with an error between batches once this token is set.
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for SynthOptions {
@@ -23,6 +25,7 @@ impl Default for SynthOptions {
             seed: 1,
             bad_line_rate: 1e-5,
             duplicate_rate: 1e-3,
+            cancel: crate::cancel::Cancel::default(),
         }
     }
 }

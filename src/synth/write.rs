@@ -26,9 +26,7 @@ pub fn write_synth<W: Write>(opts: &SynthOptions, mut out: W) -> io::Result<Synt
     let mut ready: Vec<(Vec<u8>, BlockStats)> = Vec::new();
     let mut spare: Vec<Vec<u8>> = Vec::new();
     while next_block < n_blocks || !ready.is_empty() {
-        if crate::interrupt::requested() {
-            return Err(crate::interrupt::io_error());
-        }
+        opts.cancel.check_io()?;
         let blocks = next_block..(next_block + BLOCKS_PER_BATCH).min(n_blocks);
         next_block = blocks.end;
         let buffers: Vec<Vec<u8>> = blocks.clone().map(|_| spare.pop().unwrap_or_default()).collect();

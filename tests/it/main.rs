@@ -1,5 +1,6 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
+mod cancel;
 mod columns;
 mod container;
 mod contract;

@@ -82,6 +82,17 @@ fn preprocess_writes_parquet_tables_that_prepare_reads() {
     let from_csv = fmprep::preprocessed::read_csv(&csv[..], b',', "train.csv").unwrap();
     assert_eq!(from_parquet, from_csv);
     assert_eq!(from_parquet.len() as u64, train["records"].as_u64().unwrap());
+    // The dry run accepts what prepare accepts: the Parquet tables, schema only.
+    let dry = w.fmprep(&["prepare", "pre", "-o", "prep", "--dry-run"]).ok();
+    assert_eq!(dry["dry_run"], true);
+    let formats: Vec<&str> = dry["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["parquet"; 3]);
+    assert!(!w.path("prep").exists(), "a dry run writes nothing");
     // prepare on the Parquet tables writes what run writes.
     w.fmprep(&["prepare", "pre", "-o", "prep"]).ok();
     w.fmprep(&["run", "in.tsv.gz", "-o", "run"]).ok();

@@ -38,6 +38,8 @@ pub(super) enum Msg {
 pub(super) struct ChunkReader {
     /// The decompressed stream.
     pub reader: Box<dyn Read + Send>,
+    /// Reading stops with the token's error once it is set.
+    pub cancel: crate::cancel::Cancel,
     /// The input's name, for messages.
     pub name: String,
     /// How the input was compressed (decides how read errors are worded).
@@ -83,7 +85,7 @@ impl ChunkReader {
                     break Ok(());
                 }
                 Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !self.cancel.is_cancelled() => {}
                 // What was read before the error stays in `buf`.
                 Err(e) => break Err(e),
             }
@@ -109,9 +111,7 @@ impl ChunkReader {
             return self.fail_after_whole_lines(buf, e);
         }
         loop {
-            if crate::interrupt::requested() {
-                return Err(crate::interrupt::io_error());
-            }
+            self.cancel.check_io()?;
             if !self.eof && len < chunk_bytes {
                 let want = (chunk_bytes - len).max(64 << 10);
                 if let Err(e) = self.fill(&mut buf, &mut len, want) {
@@ -183,7 +183,7 @@ impl ChunkReader {
                     break Ok(());
                 }
                 Ok(n) => *len += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !self.cancel.is_cancelled() => {}
                 // What was read before the error stays in `buf[..len]`.
                 Err(e) => break Err(e),
             }
@@ -195,7 +195,7 @@ impl ChunkReader {
     /// On a read error, hand out the complete lines of `buf` first and the error on the next call.
     fn fail_after_whole_lines(&mut self, mut buf: Vec<u8>, e: std::io::Error) -> std::io::Result<Next> {
         match memrchr(b'\n', &buf) {
-            Some(i) if !crate::interrupt::requested() => {
+            Some(i) if !self.cancel.is_cancelled() => {
                 buf.truncate(i + 1);
                 self.carry.clear();
                 self.failed = Some(e);
@@ -207,9 +207,7 @@ impl ChunkReader {
 
     fn skip_to_newline(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         loop {
-            if crate::interrupt::requested() {
-                return Err(crate::interrupt::io_error());
-            }
+            self.cancel.check_io()?;
             buf.clear();
             self.read_some(buf, 1 << 20)?;
             if let Some(i) = memchr::memchr(b'\n', buf) {
@@ -229,6 +227,7 @@ impl ChunkReader {
         ChunkReader {
             files: Arc::new(Mutex::new(vec![(name.clone(), compression)])),
             reader,
+            cancel: crate::cancel::Cancel::default(),
             name,
             compression,
             carry: Vec::new(),
@@ -309,7 +308,7 @@ impl ChunkReader {
                 // Complete lines before the error are parsed first, so that the error can name the
                 // last good line.
                 match memchr::memchr(b'\n', &head) {
-                    Some(i) if !crate::interrupt::requested() => {
+                    Some(i) if !self.cancel.is_cancelled() => {
                         self.failed = Some(e);
                         break i;
                     }

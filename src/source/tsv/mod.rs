@@ -77,6 +77,7 @@ pub(super) fn read_one(
 ) -> Result<Ratings> {
     let (raw_size, compression, name) = (input.raw_size, input.compression, input.name.clone());
     let mut reader = ChunkReader::for_input(input);
+    reader.cancel = opts.cancel.clone();
     let head = reader.header_line(opts.max_line_bytes)?;
     on_header(&head, &reader.name)?;
     let layout = Arc::new(header::parse_header(&head, opts, &reader.name)?);

@@ -52,9 +52,14 @@ fn runtime() -> Result<&'static Runtime> {
 }
 
 /// A configured S3 client. Cheap to clone; all clones share one connection pool.
+///
+/// Each handle carries the cancel token of the options it was asked for
+/// ([`S3Options::cancel`]): streams, listings and uploads made through it stop when that token is
+/// set, while the connection pool stays shared by every run of the process.
 #[derive(Clone)]
 pub struct S3Client {
     inner: Arc<Inner>,
+    cancel: crate::cancel::Cancel,
 }
 
 struct Inner {
@@ -219,7 +224,13 @@ impl S3Client {
                 path_style,
                 ca_bundle: bundle.map(|(_, named)| named),
             }),
+            cancel: opts.cancel.clone(),
         })
+    }
+
+    /// The token that stops this handle's transfers.
+    pub fn cancel(&self) -> &crate::cancel::Cancel {
+        &self.cancel
     }
 
     /// The URL a request for `url` goes to, as the SDK builds it (endpoint, addressing style):
@@ -242,15 +253,30 @@ impl S3Client {
     }
 
     /// A client for `opts`, built once per process and reused (credential lookups, connection
-    /// pool), e.g. for the input, the output and every file `inspect` reads.
+    /// pool), e.g. for the input, the output and every file `inspect` reads. The handle carries
+    /// `opts.cancel`; the pool is shared whatever the token.
     pub fn shared(opts: &S3Options) -> Result<S3Client> {
+        // A cache, not state that changes results: a client is a pure function of the
+        // connection settings and the environment it read once.
         static CLIENTS: Mutex<Vec<(S3Options, S3Client)>> = Mutex::new(Vec::new());
+        let key = S3Options {
+            cancel: crate::cancel::Cancel::default(),
+            ..opts.clone()
+        };
         let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, c)) = clients.iter().find(|(o, _)| o == opts) {
-            return Ok(c.clone());
-        }
-        let c = S3Client::new(opts)?;
-        clients.push((opts.clone(), c.clone()));
+        let found = clients
+            .iter()
+            .find(|(o, _)| o.same_connection(&key))
+            .map(|(_, c)| c.clone());
+        let mut c = match found {
+            Some(c) => c,
+            None => {
+                let c = S3Client::new(&key)?;
+                clients.push((key, c.clone()));
+                c
+            }
+        };
+        c.cancel = opts.cancel.clone();
         Ok(c)
     }
 

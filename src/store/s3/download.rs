@@ -422,14 +422,13 @@ impl S3Stream {
     /// SIGTERM) is noticed even while a slow range is still on its way.
     fn next_range(&mut self) -> io::Result<Option<Result<Range>>> {
         let rx = &mut self.rx;
+        let cancel = self.client.cancel().clone();
         self.client.block_on(async move {
             loop {
                 if let Ok(next) = tokio::time::timeout(INTERRUPT_POLL, rx.recv()).await {
                     return Ok(next);
                 }
-                if crate::interrupt::requested() {
-                    return Err(crate::interrupt::io_error());
-                }
+                cancel.check_io()?;
             }
         })
     }

@@ -80,6 +80,9 @@ pub struct S3Options {
     pub range_size: usize,
     /// Attempts per request in the SDK's standard retry mode, the first one included.
     pub max_attempts: u32,
+    /// Reads, listings and uploads through these options stop once this token is set (never, by
+    /// default); set it to the run's token.
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for S3Options {
@@ -92,11 +95,20 @@ impl Default for S3Options {
             part_size: 16 << 20,
             range_size: 16 << 20,
             max_attempts: 5,
+            cancel: crate::cancel::Cancel::default(),
         }
     }
 }
 
 impl S3Options {
+    /// Whether `self` and `other` reach S3 the same way (every field but the cancel token).
+    pub fn same_connection(&self, other: &S3Options) -> bool {
+        S3Options {
+            cancel: other.cancel.clone(),
+            ..self.clone()
+        } == *other
+    }
+
     /// Check values the types do not rule out.
     pub fn validate(&self) -> Result<()> {
         if !(1..=64).contains(&self.concurrency) {

@@ -220,7 +220,7 @@ impl S3Writer {
 
     /// Hand the full buffer to an upload task, starting the multipart upload on the first part.
     fn ship(&mut self) -> Result<()> {
-        crate::interrupt::check()?;
+        self.client.cancel().check()?;
         if self.upload.is_none() {
             self.upload = Some(self.create_upload()?);
         }
@@ -378,13 +378,14 @@ where
     F: std::future::Future + Send,
     F::Output: Send,
 {
+    let cancel = client.cancel().clone();
     client.block_on(async move {
         let mut fut = std::pin::pin!(fut);
         loop {
             if let Ok(v) = tokio::time::timeout(INTERRUPT_POLL, &mut fut).await {
                 return Ok(v);
             }
-            crate::interrupt::check()?;
+            cancel.check()?;
         }
     })
 }
@@ -479,7 +480,7 @@ impl ObjectWriter for S3Writer {
         if let Some((kind, msg)) = &self.failed {
             return Err(Error::new(*kind, msg.clone()));
         }
-        crate::interrupt::check()?;
+        self.client.cancel().check()?;
         if self.upload.is_none() {
             self.put_single()?;
         } else {

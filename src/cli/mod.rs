@@ -1,20 +1,32 @@
-//! Subcommands: flag definitions (clap) and thin adapters over the library.
+//! The `fmprep` command line (feature `cli`): flag definitions (clap), thin adapters over the
+//! library, and [`main_with_args`], the whole program. The binary is one call to it; the Python
+//! package's `fmprep` command is another.
+//!
+//! What the library leaves to its edge lives here: the config file, logs and progress on stderr,
+//! signal handlers that set the run's [`Cancel`] token, `--exit-with-parent`, and the mapping of
+//! error kinds to exit codes.
 
-pub mod config;
-pub mod data;
-pub mod encode;
-pub mod explore;
-pub mod features;
-pub mod inspect;
-pub mod parent;
-pub mod pipeline;
-pub mod synth;
-pub mod ui;
+mod config;
+mod data;
+mod encode;
+mod explore;
+mod features;
+mod inspect;
+mod parent;
+mod pipeline;
+mod signals;
+mod synth;
+mod ui;
 
+use std::ffi::OsString;
+use std::io::Write;
+
+use crate::cancel::Cancel;
+
+use crate::model::BadLineLimit;
+use crate::source::ReadOptions;
+use crate::split::SplitFractions;
 use clap::{Args, Parser, Subcommand};
-use fmprep::model::BadLineLimit;
-use fmprep::source::ReadOptions;
-use fmprep::split::SplitFractions;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -33,7 +45,7 @@ Exit codes:
 /// Turn rating logs into SageMaker Factorization Machines training data.
 #[derive(Debug, Parser)]
 #[command(name = "fmprep", version, about, after_help = EXIT_CODES)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -42,7 +54,7 @@ pub struct Cli {
 
 /// Flags of every subcommand.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Only print errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -74,7 +86,7 @@ impl Global {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// The whole pipeline: reviews TSV(.gz) → RecordIO-protobuf train/validate/test + maps.
     #[command(after_help = "Example:\n  fmprep run data-samples/reviews_sample.tsv.gz --output out/")]
     Run(pipeline::RunArgs),
@@ -127,9 +139,9 @@ impl Command {
 
 /// Flags that shape how the input is read and split.
 #[derive(Debug, Args, Clone)]
-pub struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// Seed of the train/validate/test shuffle.
-    #[arg(long, env = "FMPREP_SEED", default_value_t = fmprep::split::DEFAULT_SEED)]
+    #[arg(long, env = "FMPREP_SEED", default_value_t = crate::split::DEFAULT_SEED)]
     pub seed: u64,
     /// Keep customers with at least this many valid ratings (counted on the raw rows).
     #[arg(long, env = "FMPREP_MIN_CUSTOMER_RATINGS", default_value_t = 5)]
@@ -168,7 +180,7 @@ impl CommonArgs {
 
 /// Flags of commands that write an output location.
 #[derive(Debug, Args, Clone)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Output directory (created if missing) or s3://bucket/prefix.
     #[arg(short, long, env = "FMPREP_OUTPUT")]
     pub output: String,
@@ -178,8 +190,8 @@ pub struct OutputArgs {
     /// When the output already holds a finished run: `fail` (exit 6), `overwrite` (replace it,
     /// removing its files the new run does not write), or `reuse` (return its manifest without
     /// work when it was made from the same input objects, options and fmprep version; fail otherwise).
-    #[arg(long, env = "FMPREP_IF_EXISTS", value_name = "fail|overwrite|reuse", value_parser = fmprep::outputs::IfExists::parse)]
-    pub if_exists: Option<fmprep::outputs::IfExists>,
+    #[arg(long, env = "FMPREP_IF_EXISTS", value_name = "fail|overwrite|reuse", value_parser = crate::outputs::IfExists::parse)]
+    pub if_exists: Option<crate::outputs::IfExists>,
     /// Records per test file (test/test_<i>.protobuf).
     #[arg(long, env = "FMPREP_TEST_CHUNK", default_value_t = 10_000)]
     pub test_chunk: usize,
@@ -198,10 +210,10 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// The `--if-exists` rule, `--overwrite` being its `overwrite`.
-    pub fn if_exists(&self) -> Result<fmprep::outputs::IfExists, fmprep::Error> {
-        use fmprep::outputs::IfExists;
+    pub fn if_exists(&self) -> Result<crate::outputs::IfExists, crate::Error> {
+        use crate::outputs::IfExists;
         match (self.overwrite, self.if_exists) {
-            (true, Some(r)) if r != IfExists::Overwrite => Err(fmprep::Error::usage(format!(
+            (true, Some(r)) if r != IfExists::Overwrite => Err(crate::Error::usage(format!(
                 "--overwrite (or FMPREP_OVERWRITE) contradicts --if-exists {}; give one of them",
                 format!("{r:?}").to_lowercase()
             ))),
@@ -216,7 +228,7 @@ impl OutputArgs {
 /// role), never from flags.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "S3")]
-pub struct S3Args {
+pub(crate) struct S3Args {
     /// AWS region of the bucket (default: AWS_REGION, the profile, instance metadata, else us-east-1).
     #[arg(long, env = "FMPREP_REGION", value_name = "REGION")]
     pub region: Option<String>,
@@ -232,7 +244,7 @@ pub struct S3Args {
     pub s3_concurrency: usize,
     /// Size of multipart-upload parts and of ranged GETs, at least 5MiB (objects smaller than one
     /// part are uploaded with a single PUT).
-    #[arg(long, env = "FMPREP_S3_PART_SIZE", default_value = "16MiB", value_parser = fmprep::store::s3::parse_size, value_name = "SIZE")]
+    #[arg(long, env = "FMPREP_S3_PART_SIZE", default_value = "16MiB", value_parser = crate::store::s3::parse_size, value_name = "SIZE")]
     pub s3_part_size: usize,
     /// Attempts per S3 request, the first included (SDK standard retry mode, exponential backoff).
     #[arg(long, env = "FMPREP_S3_MAX_ATTEMPTS", default_value_t = 5, value_name = "N")]
@@ -240,8 +252,10 @@ pub struct S3Args {
 }
 
 impl S3Args {
-    pub fn options(&self) -> fmprep::S3Options {
-        fmprep::S3Options {
+    /// The S3 options these flags give, stopping with `cancel`.
+    pub fn options(&self, cancel: &Cancel) -> crate::S3Options {
+        crate::S3Options {
+            cancel: cancel.clone(),
             region: self.region.clone().filter(|r| !r.is_empty()),
             endpoint_url: self.endpoint_url.clone().filter(|e| !e.is_empty()),
             force_path_style: self.s3_force_path_style,
@@ -253,7 +267,7 @@ impl S3Args {
     }
 }
 
-pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+pub(crate) fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" | "TAB" => Ok(b'\t'),
         "comma" => Ok(b','),
@@ -265,16 +279,16 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 /// Run the chosen subcommand; returns the line to print last on stdout.
-pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
+fn dispatch(cli: Cli, cancel: &Cancel) -> anyhow::Result<Option<String>> {
     match cli.command {
-        Command::Run(a) => pipeline::run(a, pipeline::Mode::Run),
-        Command::Preprocess(a) => pipeline::run(a, pipeline::Mode::Preprocess),
-        Command::Prepare(a) => pipeline::prepare(a),
-        Command::Inspect(a) => inspect::run(a),
-        Command::Synth(a) => synth::run(a),
-        Command::Decompress(a) => synth::decompress(a),
-        Command::Encode(a) => encode::run(a),
-        Command::Explore(a) => explore::run(a),
+        Command::Run(a) => pipeline::run(a, pipeline::Mode::Run, cancel),
+        Command::Preprocess(a) => pipeline::run(a, pipeline::Mode::Preprocess, cancel),
+        Command::Prepare(a) => pipeline::prepare(a, cancel),
+        Command::Inspect(a) => inspect::run(a, cancel),
+        Command::Synth(a) => synth::run(a, cancel),
+        Command::Decompress(a) => synth::decompress(a, cancel),
+        Command::Encode(a) => encode::run(a, cancel),
+        Command::Explore(a) => explore::run(a, cancel),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -294,7 +308,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Option<String>> {
 
 /// The exit code and one-line message for an error: contexts added here, then the library's
 /// message (its sources are already part of it).
-pub fn describe_error(err: &anyhow::Error, stdout_is_output: bool) -> (i32, String) {
+fn describe_error(err: &anyhow::Error, stdout_is_output: bool, cancel: &Cancel) -> (i32, String) {
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -306,12 +320,164 @@ pub fn describe_error(err: &anyhow::Error, stdout_is_output: bool) -> (i32, Stri
     let mut parts = Vec::new();
     let mut code = 1;
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<fmprep::Error>() {
-            code = e.kind().exit_code();
+        if let Some(e) = cause.downcast_ref::<crate::Error>() {
+            code = match e.kind() {
+                crate::ErrorKind::Interrupted => signals::exit_code(cancel),
+                k => k.exit_code(),
+            };
             parts.push(e.message().to_string());
             break;
         }
         parts.push(cause.to_string());
     }
     (code, parts.join(": "))
+}
+
+/// A command that did not succeed: what the program would print and exit with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The process exit code (see `fmprep --help`; 0 never appears here).
+    pub code: i32,
+    /// The one-line message, without the `fmprep: error: ` prefix.
+    pub message: String,
+    /// The library's error kind, when the library failed (`None` for flag errors, which are
+    /// usage errors with code 2, and for failures of the command line itself).
+    pub kind: Option<crate::ErrorKind>,
+}
+
+/// Parse `args` (the program name first) and run the command with `cancel`, in this process and
+/// without touching signal handlers or the process environment: the Python package's way in.
+/// Returns the line the program prints last on stdout (the manifest, for the pipeline commands).
+/// `--help` and `--version` come back as a `Failure` with code 0 and the text as message.
+pub fn execute(args: Vec<OsString>, cancel: &Cancel) -> Result<Option<String>, Failure> {
+    let command = config::command(&args).map_err(|message| Failure {
+        code: 2,
+        message,
+        kind: Some(crate::ErrorKind::Usage),
+    })?;
+    let cli = command
+        .try_get_matches_from(&args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        .map_err(|e| Failure {
+            code: e.exit_code(),
+            message: e.to_string().trim_end().to_string(),
+            kind: (e.exit_code() != 0).then_some(crate::ErrorKind::Usage),
+        })?;
+    ui::init(cli.global.verbosity(), cli.global.log_format);
+    let stdout_is_output = cli.command.stdout_is_output();
+    dispatch(cli, cancel).map_err(|err| {
+        let kind = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<crate::Error>())
+            .map(crate::Error::kind);
+        let (code, message) = if cancel.is_cancelled() {
+            (signals::exit_code(cancel), cancel.error().message().to_string())
+        } else {
+            describe_error(&err, stdout_is_output, cancel)
+        };
+        Failure {
+            code,
+            message,
+            kind: if cancel.is_cancelled() {
+                Some(crate::ErrorKind::Interrupted)
+            } else {
+                kind
+            },
+        }
+    })
+}
+
+/// The `fmprep` program: parse `args` (the program name first), run the subcommand, print the
+/// manifest line last on stdout and logs on stderr; returns the process exit code. Installs the
+/// signal handlers (for the commands that stage files) and may exit the process itself: on
+/// `--help`/`--version` and flag errors (clap's way) and on a second signal.
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    // First of all, for --exit-with-parent: a parent that dies from here on is noticed.
+    let first_parent = parent::parent_pid();
+    fix_malloc_threshold();
+    let command = match config::command(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            ui::error(&e);
+            return 2;
+        }
+    };
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    ui::init(cli.global.verbosity(), cli.global.log_format);
+    let cancel = Cancel::new();
+    // Commands that stage output files stop cooperatively so that they can remove them; `inspect`
+    // and `decompress` only read, and keep the default: die at once.
+    if cli.command.writes_files() {
+        if let Err(e) = signals::install(&cancel) {
+            ui::warn(&format!("cannot install signal handlers: {e}"));
+        }
+    }
+    if cli.global.exit_with_parent {
+        match parent::exit_with_parent(first_parent) {
+            Ok(true) => ui::warn("the parent process is gone; stopping (--exit-with-parent)"),
+            Ok(false) => {}
+            Err(e) => ui::warn(&format!("--exit-with-parent has no effect: {e}")),
+        }
+    }
+    let stdout_is_output = cli.command.stdout_is_output();
+    // A panic is a bug, but Airflow should still see one line and exit code 1, not a backtrace
+    // and 101. The hook prints that line; the payload is reported where it happened.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        ui::error(&format!(
+            "internal error (a bug, please report it): {}{at}",
+            what.replace('\n', " ")
+        ));
+    }));
+    match std::panic::catch_unwind(|| dispatch(cli, &cancel)) {
+        Ok(Ok(None)) => 0,
+        Ok(Ok(Some(line))) => match writeln!(std::io::stdout().lock(), "{line}") {
+            // A closed stdout is the reader's choice (`| head`), not a failure: the run is
+            // finished and its manifest is on disk too. Other write errors lose the line.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                ui::error(&format!("cannot write the manifest line to stdout: {e}"));
+                4
+            }
+            _ => 0,
+        },
+        Ok(Err(err)) => {
+            // After a signal, whatever error the unwinding produced (a pipe closed by a dying
+            // producer, say), the cause is the signal.
+            let (code, message) = if cancel.is_cancelled() {
+                (signals::exit_code(&cancel), cancel.error().message().to_string())
+            } else {
+                describe_error(&err, stdout_is_output, &cancel)
+            };
+            if code != 0 {
+                ui::error(&message);
+            }
+            code
+        }
+        Err(_) => 1,
+    }
+}
+
+/// Keep glibc's mmap threshold at its initial 128 KiB. By default glibc raises it each time a
+/// large block is freed, after which the readers' multi-megabyte chunk buffers and row vectors
+/// come from the heap arenas and are never returned: measured on the full-size input, peak RSS
+/// 195 MB instead of 158 MB for one file and 320 MB instead of 212 MB for four files read at
+/// once (BENCHMARKS.md). A process-wide allocator policy, so the program sets it, not the library.
+fn fix_malloc_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }

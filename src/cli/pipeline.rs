@@ -1,25 +1,25 @@
 //! `fmprep run`, `fmprep preprocess` and `fmprep prepare`: their flags, turned into
-//! [`fmprep::pipeline`] options and calls.
+//! [`crate::pipeline`] options and calls.
 
+use crate::filter::FilterOptions;
+use crate::manifest::Manifest;
+use crate::pipeline::{self, Options, PrepareOptions};
 use clap::Args;
-use fmprep::filter::FilterOptions;
-use fmprep::manifest::Manifest;
-use fmprep::pipeline::{self, Options, PrepareOptions};
 
 use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
 
-/// Check the output before the input is touched (see [`fmprep::outputs::preflight`]) and log
+/// Check the output before the input is touched (see [`crate::outputs::preflight`]) and log
 /// what was done there. Returns the manifest line of a reused run, and records the input's
 /// objects in `opts` for the manifest.
 fn check_output(
-    store: &dyn fmprep::store::Store,
+    store: &dyn crate::store::Store,
     out: &OutputArgs,
     opts: &mut Options,
     command: &str,
-    input: &[fmprep::Location],
-    s3: &fmprep::S3Options,
+    input: &[crate::Location],
+    s3: &crate::S3Options,
 ) -> anyhow::Result<Option<String>> {
-    use fmprep::outputs::{self, IfExists, RunKey};
+    use crate::outputs::{self, IfExists, RunKey};
     let if_exists = out.if_exists()?;
     opts.overwrite = if_exists == IfExists::Overwrite;
     let mut objects = None;
@@ -38,7 +38,7 @@ fn check_output(
             "reusing the finished run at {}: same input, options and fmprep version",
             store.describe()
         ));
-        return Ok(Some(fmprep::store::lifecycle::one_line_json(&bytes)));
+        return Ok(Some(crate::store::lifecycle::one_line_json(&bytes)));
     }
     // Recorded for a later `--if-exists reuse`; a failure here is left to the input's opening,
     // whose message is the better one.
@@ -59,7 +59,7 @@ fn log(notes: &[String]) {
     }
 }
 
-fn log_notes(progress: &fmprep::progress::Progress) {
+fn log_notes(progress: &crate::progress::Progress) {
     log(&progress.take_notes());
 }
 
@@ -170,31 +170,31 @@ fn report(m: &Manifest) -> anyhow::Result<Option<String>> {
     Ok(Some(serde_json::to_string(m)?))
 }
 
-pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
-    let mut opts = options(&a.output, Some(&a.common));
+pub fn run(a: RunArgs, mode: Mode, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let mut opts = options(&a.output, Some(&a.common)).with_cancel(cancel);
     if matches!(mode, Mode::Preprocess) && opts.train_shards.is_some() {
-        return Err(fmprep::Error::usage(
+        return Err(crate::Error::usage(
             "--train-shards applies to the protobuf files of run and prepare, not to preprocess's CSVs",
         )
         .into());
     }
     if matches!(mode, Mode::Run) && a.format != pipeline::TableFormat::Csv {
-        return Err(fmprep::Error::usage(
+        return Err(crate::Error::usage(
             "--format applies to preprocess's split tables; run writes RecordIO-protobuf",
         )
         .into());
     }
     opts.tables = a.format;
     opts.features = a.features.options();
-    opts.side_s3 = a.s3.options();
+    opts.side_s3 = a.s3.options(cancel);
     opts.validate()?;
-    let s3 = a.s3.options();
+    let s3 = a.s3.options(cancel);
     let locations = a
         .input
         .iter()
-        .map(|i| fmprep::Location::parse(i))
-        .collect::<fmprep::Result<Vec<_>>>()?;
-    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
+        .map(|i| crate::Location::parse(i))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let store = crate::store::open_store_with(&a.output.output, &s3)?;
     let command = match mode {
         Mode::Run => "run",
         Mode::Preprocess => "preprocess",
@@ -204,10 +204,10 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
         return Ok(Some(line));
     }
     // The library decides how to read the input; its messages already name it.
-    let mut source = fmprep::source::open_ratings_all(&locations, &s3)?;
+    let mut source = crate::source::open_ratings_all(&locations, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
-        read.read_times |= opts.split_mode == fmprep::split::SplitMode::HoldoutLast;
+        read.read_times |= opts.split_mode == crate::split::SplitMode::HoldoutLast;
         let check = source.check(&read)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
@@ -234,12 +234,12 @@ pub fn run(a: RunArgs, mode: Mode) -> anyhow::Result<Option<String>> {
     report(&result?)
 }
 
-pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
-    let mut opts = options(&a.output, None);
+pub fn prepare(a: PrepareArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let mut opts = options(&a.output, None).with_cancel(cancel);
     opts.validate()?;
-    let s3 = a.s3.options();
-    let location = fmprep::Location::parse(&a.input)?;
-    let store = fmprep::store::open_store_with(&a.output.output, &s3)?;
+    let s3 = a.s3.options(cancel);
+    let location = crate::Location::parse(&a.input)?;
+    let store = crate::store::open_store_with(&a.output.output, &s3)?;
     let reused = check_output(
         store.as_ref(),
         &a.output,
@@ -251,34 +251,28 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<Option<String>> {
     if let Some(line) = reused.filter(|_| !a.output.dry_run) {
         return Ok(Some(line));
     }
-    let source = fmprep::source::open_dir(&location, &s3)?;
+    let source = crate::source::open_dir(&location, &s3)?;
     let popts = PrepareOptions {
         delimiter: Some(a.delimiter),
         n_customers: a.n_customers,
         n_products: a.n_products,
     };
     if a.output.dry_run {
-        for (_, rel) in fmprep::preprocessed::SPLIT_FILES {
-            let name = format!("{}/{rel}", source.describe());
-            let r = source
-                .open(rel)?
-                .ok_or_else(|| fmprep::Error::new(fmprep::ErrorKind::Io, format!("{name}: not found")))?;
-            // Only the header: read the first line.
-            let mut head = Vec::new();
-            std::io::BufRead::read_until(&mut std::io::BufReader::new(r), b'\n', &mut head)
-                .map_err(|e| fmprep::Error::io("cannot read", &name, e))?;
-            fmprep::preprocessed::read_csv(&head[..], a.delimiter, &name)?;
-        }
+        let tables = crate::preprocessed::read::check(source.as_ref(), a.delimiter)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
             source.describe(),
             store.describe()
         ));
-        let line =
-            serde_json::json!({"dry_run": true, "input": source.describe(), "output": store.describe()});
+        let line = serde_json::json!({
+            "dry_run": true,
+            "input": source.describe(),
+            "output": store.describe(),
+            "tables": tables,
+        });
         return Ok(Some(line.to_string()));
     }
-    let progress = fmprep::progress::Progress::new();
+    let progress = crate::progress::Progress::new();
     opts.progress = Some(std::sync::Arc::clone(&progress));
     let watcher = ui::Watcher::start(progress);
     let result = pipeline::prepare(source.as_ref(), store.as_ref(), &opts, &popts);

@@ -1,12 +1,12 @@
 //! Flags that choose columns, rating scale, labels, filtering and split beyond the defaults of the
 //! Python pipeline (shared by `run`, `preprocess` and `explore`).
 
+use crate::label::{LabelKind, LabelOptions};
+use crate::model::RatingScale;
+use crate::pipeline::Options;
+use crate::source::{ColumnNames, ReadOptions};
+use crate::split::{Shuffle, SplitMode};
 use clap::Args;
-use fmprep::label::{LabelKind, LabelOptions};
-use fmprep::model::RatingScale;
-use fmprep::pipeline::Options;
-use fmprep::source::{ColumnNames, ReadOptions};
-use fmprep::split::{Shuffle, SplitMode};
 
 /// Input columns and rating scale.
 #[derive(Debug, Args, Clone)]

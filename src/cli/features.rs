@@ -1,7 +1,7 @@
 //! Side-feature flags of `run` and `preprocess`: categorical and numeric columns, side tables.
 
+use crate::features::{self, ColumnRef, FeatureOptions, NumericSpec};
 use clap::Args;
-use fmprep::features::{self, ColumnRef, FeatureOptions, NumericSpec};
 
 /// A parsed `--categorical` list (one flag value, several columns).
 #[derive(Debug, Clone, Default)]

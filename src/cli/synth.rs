@@ -1,11 +1,11 @@
-//! `fmprep synth` and `fmprep decompress`: their flags, over [`fmprep::synth`] and the library's
+//! `fmprep synth` and `fmprep decompress`: their flags, over [`crate::synth`] and the library's
 //! input decompression.
 
 use std::io::{BufWriter, Write};
 
+use crate::synth::{write_synth, SynthOptions};
 use anyhow::Context;
 use clap::Args;
-use fmprep::synth::{write_synth, SynthOptions};
 
 use super::{ui, S3Args};
 
@@ -29,6 +29,8 @@ pub struct SynthArgs {
     /// Share of repeated (customer, product) pairs.
     #[arg(long)]
     pub duplicate_rate: Option<f64>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]
@@ -39,10 +41,11 @@ pub struct DecompressArgs {
     pub s3: S3Args,
 }
 
-pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
+pub fn run(a: SynthArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
     let mut opts = SynthOptions {
         rows: a.rows,
         seed: a.seed,
+        cancel: cancel.clone(),
         ..SynthOptions::default()
     };
     if let Some(r) = a.bad_line_rate {
@@ -58,37 +61,25 @@ pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
         w.flush()?;
         s
     } else {
-        // Write beside the target and rename, so an interrupted run leaves no plausible file.
-        let path = std::path::Path::new(&a.output);
-        let tmp = path.with_file_name(format!(
-            ".{}.fmprep-tmp",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-        ));
-        let file = std::fs::File::create(&tmp).map_err(|e| fmprep::Error::io("cannot create", &tmp, e))?;
+        // Staged beside the target (a local file or an S3 object) and committed whole, so an
+        // interrupted run leaves no plausible file; a writer dropped on error discards its data.
+        let mut file = crate::store::create_file(&a.output, &a.s3.options(cancel))?;
         let result = (|| -> anyhow::Result<_> {
-            let w = BufWriter::with_capacity(1 << 20, file);
             if a.output.ends_with(".gz") {
-                let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(a.gzip_level));
+                let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::new(a.gzip_level));
                 let s = write_synth(&opts, &mut gz)?;
                 gz.finish()?.flush()?;
                 Ok(s)
             } else {
-                let mut w = w;
+                let mut w = BufWriter::with_capacity(1 << 20, &mut file);
                 let s = write_synth(&opts, &mut w)?;
                 w.flush()?;
                 Ok(s)
             }
         })();
-        match result {
-            Ok(s) => {
-                std::fs::rename(&tmp, path)
-                    .map_err(|e| fmprep::Error::io("cannot rename into place", path, e))?;
-                s
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e.context(format!("writing {}", a.output)));
-            }
+        match result.and_then(|s| Ok((s, file.commit()?))) {
+            Ok((s, _)) => s,
+            Err(e) => return Err(e.context(format!("writing {}", a.output))),
         }
     };
     ui::info(&format!(
@@ -98,8 +89,8 @@ pub fn run(a: SynthArgs) -> anyhow::Result<Option<String>> {
     Ok(Some(serde_json::to_string(&stats)?))
 }
 
-pub fn decompress(a: DecompressArgs) -> anyhow::Result<Option<String>> {
-    let input = fmprep::source::decompress::open_input_with(&a.input, &a.s3.options())?;
+pub fn decompress(a: DecompressArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let input = crate::source::decompress::open_input_with(&a.input, &a.s3.options(cancel))?;
     let stdout = std::io::stdout();
     let bytes = input.drain(stdout.lock())?;
     ui::info(&format!("{bytes} bytes"));

@@ -1,17 +1,14 @@
 //! `fmprep explore`: long-tail statistics, threshold sweep and plots of an input.
 
-use std::path::PathBuf;
-
+use crate::explore::{self, SweepGrid};
+use crate::model::BadLineLimit;
+use crate::plot::{self, PlotFormat};
+use crate::source::ReadOptions;
 use anyhow::Context;
 use clap::Args;
-use fmprep::explore::{self, SweepGrid};
-use fmprep::model::BadLineLimit;
-use fmprep::plot::{self, PlotFormat};
-use fmprep::source::ReadOptions;
-use fmprep::store::{LocalStore, Store};
 
 use super::data::ColumnArgs;
-use super::{parse_delimiter, ui};
+use super::{parse_delimiter, ui, S3Args};
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
@@ -22,9 +19,10 @@ pub struct ExploreArgs {
     /// Print one JSON line instead of the tables.
     #[arg(long)]
     pub json: bool,
-    /// Draw the long-tail curves and the sweep heat map to FILE.svg or FILE.png (1200x500).
+    /// Draw the long-tail curves and the sweep heat map to FILE.svg or FILE.png (1200x500), a
+    /// local path or s3://bucket/key.
     #[arg(long)]
-    pub plot: Option<PathBuf>,
+    pub plot: Option<String>,
     /// The sweep's largest --min-customer-ratings.
     #[arg(long, default_value_t = 10)]
     pub sweep_customers: u32,
@@ -46,36 +44,44 @@ pub struct ExploreArgs {
     pub cardinality: Vec<String>,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
-pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
+pub fn run(a: ExploreArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let s3 = a.s3.options(cancel);
     if !(1..=1000).contains(&a.sweep_customers) || !(1..=1000).contains(&a.sweep_products) {
-        return Err(fmprep::Error::usage("--sweep-customers and --sweep-products must be in 1..1000").into());
+        return Err(crate::Error::usage("--sweep-customers and --sweep-products must be in 1..1000").into());
     }
-    let format = a.plot.as_deref().map(PlotFormat::of).transpose()?;
+    let format = a
+        .plot
+        .as_deref()
+        .map(|p| PlotFormat::of(std::path::Path::new(p)))
+        .transpose()?;
     let mut read = ReadOptions {
         delimiter: a.delimiter,
         max_bad_lines: a.max_bad_lines,
+        cancel: cancel.clone(),
         ..ReadOptions::default()
     };
     a.columns.apply(&mut read);
     read.extra_columns = a
         .cardinality
         .iter()
-        .map(|name| fmprep::features::columns::ExtraColumn {
+        .map(|name| crate::features::columns::ExtraColumn {
             name: name.trim().to_string(),
             numeric: None,
         })
         .collect();
-    let pool = fmprep::pipeline::Options {
+    let pool = crate::pipeline::Options {
         threads: a.threads,
         ..Default::default()
     }
     .pool()?;
     let start = std::time::Instant::now();
-    let ratings = read_input(&a.input, &read, &pool)?;
+    let ratings = read_input(&a.input, &read, &pool, &s3)?;
     if ratings.rows.is_empty() {
-        return Err(fmprep::Error::bad_input(format!("{}: no valid rating rows", a.input.join(" "))).into());
+        return Err(crate::Error::bad_input(format!("{}: no valid rating rows", a.input.join(" "))).into());
     }
     let grid = SweepGrid {
         max_customer: a.sweep_customers,
@@ -89,19 +95,10 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     ));
     if let (Some(path), Some(format)) = (&a.plot, format) {
         let bytes = plot::render(&report, format)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let store = LocalStore::new(dir);
-        let name = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut w = store.create(&name)?;
-        std::io::Write::write_all(&mut w, &bytes).map_err(|e| fmprep::Error::io("cannot write", path, e))?;
+        let mut w = crate::store::create_file(path, &s3)?;
+        std::io::Write::write_all(&mut w, &bytes).map_err(|e| crate::Error::io("cannot write", path, e))?;
         w.commit()?;
-        ui::info(&format!("wrote {} ({} bytes)", path.display(), bytes.len()));
+        ui::info(&format!("wrote {path} ({} bytes)", bytes.len()));
     }
     if a.json {
         return Ok(Some(serde_json::to_string(&report)?));
@@ -109,7 +106,7 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<Option<String>> {
     // A reader closing stdout early (`| head`) is its choice, as for the manifest line.
     match std::io::Write::write_all(&mut std::io::stdout().lock(), report.to_text().as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(fmprep::Error::io("cannot write", "stdout", e).into())
+            Err(crate::Error::io("cannot write", "stdout", e).into())
         }
         _ => Ok(None),
     }
@@ -120,12 +117,13 @@ fn read_input(
     specs: &[String],
     read: &ReadOptions,
     pool: &std::sync::Arc<rayon::ThreadPool>,
-) -> anyhow::Result<fmprep::model::Ratings> {
+    s3: &crate::S3Options,
+) -> anyhow::Result<crate::model::Ratings> {
     let locations = specs
         .iter()
-        .map(|s| fmprep::Location::parse(s))
-        .collect::<fmprep::Result<Vec<_>>>()?;
-    let source = fmprep::source::open_ratings_all(&locations, &fmprep::S3Options::default())
+        .map(|s| crate::Location::parse(s))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let source = crate::source::open_ratings_all(&locations, s3)
         .with_context(|| format!("opening input {}", specs.join(" ")))?;
     ui::info(&format!("reading {} ({})", source.name(), source.kind()));
     let progress = source.progress();

@@ -3,7 +3,7 @@
 //! Airflow does not signal a task's process group when the task process itself is SIGKILLed (the
 //! OOM killer's way), so without this a run goes on, and may commit a manifest for an attempt the
 //! scheduler has already marked failed. On Linux the kernel delivers SIGTERM at the parent's
-//! death (`prctl(PR_SET_PDEATHSIG)`), which the handlers of [`fmprep::interrupt`] turn into the
+//! death (`prctl(PR_SET_PDEATHSIG)`), which the handlers of [`super::signals`] turn into the
 //! usual clean stop: staged files removed, no manifest. Elsewhere the flag only warns. (The kernel
 //! watches the thread that started fmprep: a parent must wait for it in that thread, as
 //! `fmprep_airflow.run_fmprep` does.)

@@ -3,9 +3,9 @@
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
+use crate::inspect::{list_locations, summarize, Summary};
+use crate::Location;
 use clap::Args;
-use fmprep::inspect::{list_locations, summarize, Summary};
-use fmprep::Location;
 
 use super::{ui, S3Args};
 
@@ -27,15 +27,15 @@ pub struct InspectArgs {
     pub s3: S3Args,
 }
 
-pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
-    let s3opts = a.s3.options();
+pub fn run(a: InspectArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let s3opts = a.s3.options(cancel);
     let mut files = Vec::new();
     for p in &a.paths {
         files.extend(list_locations(&Location::parse(p)?, &s3opts)?);
     }
     // The run's feature blocks, when it had side features.
     let layout = match &a.layout {
-        Some(d) => fmprep::features::maps::read_layout(d)?,
+        Some(d) => crate::features::maps::read_layout(d)?,
         None => files
             .iter()
             .find_map(|f| {
@@ -45,7 +45,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
                     .take(2)
                     .find(|d| d.join("manifest.json").is_file())
             })
-            .map(fmprep::features::maps::read_layout)
+            .map(crate::features::maps::read_layout)
             .transpose()?
             .flatten(),
     };
@@ -55,7 +55,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
     // Held back until every file decoded: on failure stdout stays empty, as for every command.
     let mut head = Vec::new();
     for f in &files {
-        let (name, reader) = fmprep::source::open_raw(f, &s3opts)?;
+        let (name, reader) = crate::source::open_raw(f, &s3opts)?;
         let s = summarize(BufReader::with_capacity(1 << 20, reader), &name, |rec| {
             let blocks: Option<Vec<&str>> = layout.as_ref().map(|l| {
                 rec.keys
@@ -86,7 +86,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<Option<String>> {
         per_file.push(serde_json::json!({"path": name, "records": s.records, "error": s.error}));
     }
     if let Some(err) = &total.error {
-        return Err(fmprep::Error::bad_input(err.clone()).into());
+        return Err(crate::Error::bad_input(err.clone()).into());
     }
     let mut summary = serde_json::json!({"files": per_file, "total": total});
     if let Some(l) = &layout {

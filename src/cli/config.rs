@@ -1,4 +1,4 @@
-//! `--config fmprep.toml`: option values from a file, applied as `FMPREP_*` defaults.
+//! `--config fmprep.toml`: option values from a file, as the flags' defaults.
 //!
 //! Keys are the long flag names (`seed`, `min-customer-ratings` or `min_customer_ratings`, ...),
 //! at the top level or in a table named after the subcommand (`[run]`, `[preprocess]`,
@@ -13,16 +13,16 @@ use clap::CommandFactory;
 
 use super::Cli;
 
-/// Find `--config PATH` (or `--config=PATH`, or `FMPREP_CONFIG`) in the raw arguments and apply the
-/// file. Errors are one-line messages (exit code 2).
-pub fn apply_from_args(args: impl Iterator<Item = OsString>) -> Result<(), String> {
-    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+/// The command line's parser with the values of `--config PATH` (or `--config=PATH`, or
+/// `FMPREP_CONFIG`) in `args` as the flags' defaults: clap then applies flag > environment >
+/// config file > built-in default itself, and nothing is written to the process environment.
+/// Errors are one-line messages (exit code 2).
+pub fn command(args: &[OsString]) -> Result<clap::Command, String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut cmd = Cli::command();
     let mut path = std::env::var("FMPREP_CONFIG").ok();
     let mut subcommand = None;
-    let names: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
+    let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
     let mut i = 1;
     while i < args.len() {
         let a = &args[i];
@@ -36,17 +36,35 @@ pub fn apply_from_args(args: impl Iterator<Item = OsString>) -> Result<(), Strin
         }
         i += 1;
     }
-    let Some(path) = path else { return Ok(()) };
+    let Some(path) = path else { return Ok(cmd) };
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read config file {path}: {e}"))?;
-    for (var, value) in
-        env_values(&text, subcommand.as_deref()).map_err(|e| format!("config file {path}: {e}"))?
-    {
-        if std::env::var_os(&var).is_none() {
-            // SAFETY: called at the start of main, before any other thread exists.
-            unsafe { std::env::set_var(&var, value) };
+    let values = env_values(&text, subcommand.as_deref()).map_err(|e| format!("config file {path}: {e}"))?;
+    // Each value becomes the default of the argument that reads its variable, on the root
+    // (global flags) and on the subcommand given.
+    cmd = with_defaults(cmd, &values);
+    if let Some(sub) = &subcommand {
+        cmd = cmd.mut_subcommand(sub, |c| with_defaults(c, &values));
+    }
+    Ok(cmd)
+}
+
+/// `c` with `values` (by `FMPREP_*` variable) as the defaults of the arguments that read them.
+fn with_defaults(mut c: clap::Command, values: &BTreeMap<String, String>) -> clap::Command {
+    let ids: Vec<(String, String)> = c
+        .get_arguments()
+        .filter_map(|a| {
+            Some((
+                a.get_id().to_string(),
+                a.get_env()?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    for (id, var) in ids {
+        if let Some(v) = values.get(&var) {
+            c = c.mut_arg(id, |a| a.default_value(v.clone()));
         }
     }
-    Ok(())
+    c
 }
 
 /// The `FMPREP_*` variables a config text sets for `subcommand`.

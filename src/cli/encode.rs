@@ -1,14 +1,12 @@
 //! `fmprep encode`: (customer_id, product_id) pairs → inference records, with a run's maps.
 
 use std::io::Write;
-use std::path::Path;
 
+use crate::infer::{self, EncodeOptions, Format, Maps, UnknownPolicy};
 use anyhow::Context;
 use clap::Args;
-use fmprep::infer::{self, EncodeOptions, Format, Maps, UnknownPolicy};
-use fmprep::store::{LocalStore, Store};
 
-use super::{parse_delimiter, ui};
+use super::{parse_delimiter, ui, S3Args};
 
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
@@ -19,7 +17,8 @@ pub struct EncodeArgs {
     /// s3://bucket/prefix.
     #[arg(long, env = "FMPREP_MAPS")]
     pub maps: String,
-    /// Output file; `-` writes to stdout (then no JSON summary is printed).
+    /// Output file, local or s3://bucket/key; `-` writes to stdout (then no JSON summary is
+    /// printed).
     #[arg(short, long, default_value = "-")]
     pub output: String,
     /// `recordio` (RecordIO-protobuf, features only, for batch transform) or `json` (FM endpoint
@@ -48,17 +47,20 @@ pub struct EncodeArgs {
     /// The run's product side table, when it has `product.COL` features.
     #[arg(long, value_name = "FILE")]
     pub product_features: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
-pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
-    let mut maps = Maps::open(&fmprep::Location::parse(&a.maps)?, &fmprep::S3Options::default())
+pub fn run(a: EncodeArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Option<String>> {
+    let s3 = a.s3.options(cancel);
+    let mut maps = Maps::open(&crate::Location::parse(&a.maps)?, &s3)
         .with_context(|| format!("loading maps from {}", a.maps))?;
     if let Some(f) = maps.features_mut() {
         f.attach_tables(
             a.customer_features.as_deref(),
             a.product_features.as_deref(),
             (&a.customer_col, &a.product_col),
-            &fmprep::S3Options::default(),
+            &s3,
         )?;
         ui::info(&format!(
             "side features: {}",
@@ -77,7 +79,7 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
         maps.n_products(),
         maps.feature_dim()
     ));
-    let input = fmprep::source::decompress::open_input(&a.input)
+    let input = crate::source::decompress::open_input_with(&a.input, &s3)
         .with_context(|| format!("opening input {}", a.input))?;
     let opts = EncodeOptions {
         customer_col: a.customer_col,
@@ -94,17 +96,8 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<Option<String>> {
         let mut lock = stdout.lock();
         infer::encode_pairs(&maps, input.reader, &name, &mut lock, &opts)?
     } else {
-        // Staged and renamed on success, like every fmprep output file.
-        let path = Path::new(&a.output);
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file = path
-            .file_name()
-            .ok_or_else(|| fmprep::Error::usage(format!("--output {}: not a file name", a.output)))?;
-        let store = LocalStore::new(dir);
-        let mut w = store.create(&file.to_string_lossy())?;
+        // Staged and committed on success, like every fmprep output file, locally or on S3.
+        let mut w = crate::store::create_file(&a.output, &s3)?;
         let stats = infer::encode_pairs(&maps, input.reader, &name, &mut w, &opts)?;
         w.flush().ok();
         w.commit()?;
