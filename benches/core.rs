@@ -6,11 +6,11 @@ use std::io::{Cursor, Write};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use fmprep::encode::{self, Sample};
-use fmprep::filter::{self, FilterOptions};
-use fmprep::index::{Dims, Index};
-use fmprep::recordio;
+use fmprep::format::recordio;
 use fmprep::source::{tsv, ReadOptions};
+use fmprep::stages::encode::{self, Sample};
+use fmprep::stages::filter::{self, FilterOptions};
+use fmprep::stages::index::{Dims, Index};
 use prost::Message;
 
 const ROWS: u64 = 200_000;
@@ -93,9 +93,9 @@ fn benches(c: &mut Criterion) {
     let rows = filter::dedupe(kept);
     g.bench_function("index", |b| b.iter(|| Index::build(&rows, &ratings)));
     let index = Index::build(&rows, &ratings);
-    let parts = fmprep::split::split(rows.len(), &Default::default(), 42);
+    let parts = fmprep::stages::split::split(rows.len(), &Default::default(), 42);
     g.bench_function("split", |b| {
-        b.iter(|| fmprep::split::split(rows.len(), &Default::default(), 42))
+        b.iter(|| fmprep::stages::split::split(rows.len(), &Default::default(), 42))
     });
     let samples = encode::samples(&rows, &parts.train, &index);
     g.bench_function("csr_build", |b| {
@@ -213,7 +213,7 @@ fn side_features(c: &mut Criterion, text: &[u8], pool: &Arc<rayon::ThreadPool>) 
     let ratings = read_with(&steps[3].1);
     let rows = filter::dedupe(filter::long_tail(&ratings, &FilterOptions::default()));
     let index = Index::build(&rows, &ratings);
-    let parts = fmprep::split::split(rows.len(), &Default::default(), 42);
+    let parts = fmprep::stages::split::split(rows.len(), &Default::default(), 42);
     let samples = encode::samples(&rows, &parts.train, &index);
     let mut g = c.benchmark_group("side_features_encode");
     g.throughput(Throughput::Elements(samples.len() as u64));

@@ -26,7 +26,7 @@ fn main() -> fmprep::Result<()> {
 
     let run = |name: &str, cancel: Cancel| {
         let (input, out) = (input.clone(), dir.join(name));
-        std::thread::spawn(move || -> fmprep::Result<fmprep::manifest::Manifest> {
+        std::thread::spawn(move || -> fmprep::Result<fmprep::format::manifest::Manifest> {
             let s3 = fmprep::S3Options {
                 cancel: cancel.clone(),
                 ..Default::default()

@@ -3,7 +3,8 @@
 //!
 //! `cargo run --example library -- [REVIEWS.tsv.gz OUTPUT_DIR]`
 
-use fmprep::{encode, filter, index::Index, recordio, split};
+use fmprep::format::recordio;
+use fmprep::stages::{encode, filter, index::Index, split};
 
 fn main() -> fmprep::Result<()> {
     // 1. Stages on in-memory data: (customer_id, product_id, stars).

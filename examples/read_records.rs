@@ -5,7 +5,7 @@
 
 use std::io::BufReader;
 
-use fmprep::recordio::{FmRecord, RecordReader};
+use fmprep::format::recordio::{FmRecord, RecordReader};
 
 fn main() -> fmprep::Result<()> {
     let path = std::env::args().nth(1).unwrap_or_else(|| {

@@ -13,8 +13,8 @@
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
+use fmprep::format::recordio::{FmRecord, RecordReader};
 use fmprep::model::BadLineLimit;
-use fmprep::recordio::{FmRecord, RecordReader};
 use fmprep::source::{tsv::read_ratings, ReadOptions};
 
 /// Hands out at most `step` bytes per read.

@@ -2,11 +2,9 @@
 //! reads that could block forever.
 //!
 //! A token is shared by cloning it; setting any clone cancels every run that was given one of
-//! them, and nothing else. The options of each long operation carry one
-//! ([`pipeline::Options::cancel`](crate::pipeline::Options::cancel),
-//! [`ReadOptions::cancel`](crate::source::ReadOptions::cancel),
-//! [`S3Options::cancel`](crate::store::S3Options::cancel), the synth options); the default token is
-//! never set. Long loops poll it at least once per chunk of work (a 2 MiB input chunk, a batch
+//! them, and nothing else. The options of each long operation carry one (`cancel` in the
+//! pipeline's `Options`, the readers' `ReadOptions`, `S3Options` and the synth options); the
+//! default token is never set. Long loops poll it at least once per chunk of work (a 2 MiB input chunk, a batch
 //! of encoded records, a few thousand CSV lines), which keeps the reaction well under a second,
 //! and unwind with [`ErrorKind::Interrupted`]: every staged file
 //! is removed by the normal error path and no manifest is written.

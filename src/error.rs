@@ -22,7 +22,7 @@ pub enum ErrorKind {
     Remote,
     /// The output location already holds a finished run and overwriting was not asked for. Exit code 6.
     OutputExists,
-    /// The run was cancelled: its [`Cancel`](crate::cancel::Cancel) token was set, by the caller
+    /// The run was cancelled: its cancel token (`fmprep::cancel::Cancel`) was set, by the caller
     /// or by the command's signal handler. Exit code 130 (the command uses 128 + the signal
     /// number, e.g. 143 for SIGTERM).
     Interrupted,

@@ -2,7 +2,7 @@
 //! 1-4, writing the Python pipeline's CSVs) and [`prepare`] (stages 5-6 from those CSVs).
 //!
 //! Data flows one way: input → [`source`](crate::source) → [`filter`] → [`index`] → [`split`] →
-//! [`encode`] → [`recordio`](crate::recordio) → [`write`](crate::write) → [`store`](crate::store),
+//! [`encode`] → [`recordio`](crate::format::recordio) → [`write`](crate::format::write) → [`store`](crate::store),
 //! then the manifest last.
 
 use std::collections::BTreeMap;
@@ -12,27 +12,27 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::encode::{self, Encoded, Sample};
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{gather, FeatureOptions};
-use crate::filter::{self, FilterOptions};
-use crate::index::{self, Dims, Index};
-use crate::kcore;
-use crate::label::LabelOptions;
-use crate::manifest::{self, Counts, FileEntry, Manifest};
+use crate::format::manifest::{self, Counts, FileEntry, Manifest};
+use crate::format::preprocessed;
+pub use crate::format::preprocessed::read::PrepareOptions;
+use crate::format::preprocessed::read::{declared_dims, predictor_type_of, read_bytes, read_table};
+use crate::format::shards;
+use crate::format::write::{write_object, write_split};
 use crate::model::{Rating, Ratings};
-use crate::preprocessed;
-pub use crate::preprocessed::read::PrepareOptions;
-use crate::preprocessed::read::{declared_dims, predictor_type_of, read_bytes, read_table};
+use crate::outputs::lifecycle::{self, Replaced};
 use crate::progress::Progress;
-use crate::shards;
 pub use crate::source::RatingsSource;
 use crate::source::ReadOptions;
-use crate::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
-use crate::store::lifecycle::{self, Replaced};
+use crate::stages::encode::{self, Encoded, Sample};
+use crate::stages::filter::{self, FilterOptions};
+use crate::stages::index::{self, Dims, Index};
+use crate::stages::kcore;
+use crate::stages::label::LabelOptions;
+use crate::stages::split::{self, Shuffle, Split, SplitFractions, SplitMode, SplitOptions, DEFAULT_SEED};
 use crate::store::{Source, Store, MANIFEST};
 pub use crate::timer::Timer;
-use crate::write::{write_object, write_split};
 
 /// Largest accepted `--max-line-bytes`.
 pub const MAX_LINE_LIMIT: usize = 1 << 30;
@@ -153,10 +153,10 @@ impl Options {
             return Err(Error::usage("--train-shards must be at least 1"));
         }
         if self.shuffle == Shuffle::Numpy {
-            crate::split::numpy::Mt19937::from_seed(self.seed)?;
+            crate::stages::split::numpy::Mt19937::from_seed(self.seed)?;
         }
         if self.shuffle == Shuffle::Hash && self.split_mode == SplitMode::ByCustomer {
-            return Err(crate::split::hash::unsupported_mode());
+            return Err(crate::stages::split::hash::unsupported_mode());
         }
         self.features.validate()?;
         self.label.validate()
@@ -387,14 +387,14 @@ pub fn write_maps(store: &dyn Store, ds: &Dataset, cancel: &crate::cancel::Cance
         write_object(
             store,
             cancel,
-            "maps/customers.tsv",
+            crate::format::names::CUSTOMER_MAP,
             idx.customers.len() as u64,
             |w| index::write_customer_map(w, idx, r),
         )?,
         write_object(
             store,
             cancel,
-            "maps/products.tsv",
+            crate::format::names::PRODUCT_MAP,
             idx.products.len() as u64,
             |w| index::write_product_map(w, idx, r),
         )?,
@@ -472,8 +472,7 @@ fn finish(
     opts.set_stage("done");
     m.stage_seconds = timer.take_stages();
     m.elapsed_seconds = timer.elapsed();
-    let mut json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
-    json.push(b'\n');
+    let json = m.to_json();
     opts.cancel.check()?;
     lifecycle::commit(store, &json, r, opts.progress.as_deref())?;
     Ok(m)
@@ -636,7 +635,7 @@ fn write_table(
         TableFormat::Parquet => {
             let path = csv_path.replace(".csv", ".parquet");
             write_object(store, cancel, &path, n, |w| {
-                crate::preprocessed::parquet::write_samples(w, samples).map(|_| ())
+                crate::format::preprocessed::parquet::write_samples(w, samples).map(|_| ())
             })
         }
         #[cfg(not(feature = "parquet"))]
@@ -701,7 +700,7 @@ pub fn prepare(
     }
     let groups = timer.stage("write", || {
         pool.install(|| {
-            ["train", "validate", "test"]
+            crate::format::names::SPLITS
                 .into_par_iter()
                 .zip(splits.par_iter())
                 .enumerate()
@@ -748,11 +747,11 @@ mod props {
 
     use proptest::prelude::*;
 
-    use crate::encode::{self, Sample};
-    use crate::filter::{self, FilterOptions};
-    use crate::index::{Index, Numbering, NO_INDEX};
     use crate::model::{Rating, Ratings};
-    use crate::split::{self, SplitFractions};
+    use crate::stages::encode::{self, Sample};
+    use crate::stages::filter::{self, FilterOptions};
+    use crate::stages::index::{Index, Numbering, NO_INDEX};
+    use crate::stages::split::{self, SplitFractions};
 
     /// Up to 80 ratings over 8 customers and 6 products, so that ids repeat and thresholds bite.
     fn triples() -> impl Strategy<Value = Vec<(String, String, u8)>> {

@@ -1,11 +1,11 @@
 //! Flags that choose columns, rating scale, labels, filtering and split beyond the defaults of the
 //! Python pipeline (shared by `run`, `preprocess` and `explore`).
 
-use crate::label::{LabelKind, LabelOptions};
 use crate::model::RatingScale;
 use crate::pipeline::Options;
 use crate::source::{ColumnNames, ReadOptions};
-use crate::split::{Shuffle, SplitMode};
+use crate::stages::label::{LabelKind, LabelOptions};
+use crate::stages::split::{Shuffle, SplitMode};
 use clap::Args;
 
 /// Input columns and rating scale.

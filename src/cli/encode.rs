@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::infer::{self, EncodeOptions, Format, Maps, UnknownPolicy};
+use crate::tools::infer::{self, EncodeOptions, Format, Maps, UnknownPolicy};
 use anyhow::Context;
 use clap::Args;
 

@@ -1,9 +1,9 @@
 //! `fmprep explore`: long-tail statistics, threshold sweep and plots of an input.
 
-use crate::explore::{self, SweepGrid};
 use crate::model::BadLineLimit;
-use crate::plot::{self, PlotFormat};
 use crate::source::ReadOptions;
+use crate::tools::explore::{self, SweepGrid};
+use crate::tools::plot::{self, PlotFormat};
 use anyhow::Context;
 use clap::Args;
 

@@ -3,7 +3,7 @@
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
-use crate::inspect::{list_locations, summarize, Summary};
+use crate::tools::inspect::{list_locations, summarize, Summary};
 use crate::Location;
 use clap::Args;
 

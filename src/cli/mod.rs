@@ -25,7 +25,7 @@ use crate::cancel::Cancel;
 
 use crate::model::BadLineLimit;
 use crate::source::ReadOptions;
-use crate::split::SplitFractions;
+use crate::stages::split::SplitFractions;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
@@ -141,7 +141,7 @@ impl Command {
 #[derive(Debug, Args, Clone)]
 pub(crate) struct CommonArgs {
     /// Seed of the train/validate/test shuffle.
-    #[arg(long, env = "FMPREP_SEED", default_value_t = crate::split::DEFAULT_SEED)]
+    #[arg(long, env = "FMPREP_SEED", default_value_t = crate::stages::split::DEFAULT_SEED)]
     pub seed: u64,
     /// Keep customers with at least this many valid ratings (counted on the raw rows).
     #[arg(long, env = "FMPREP_MIN_CUSTOMER_RATINGS", default_value_t = 5)]

@@ -1,9 +1,9 @@
 //! `fmprep run`, `fmprep preprocess` and `fmprep prepare`: their flags, turned into
 //! [`crate::pipeline`] options and calls.
 
-use crate::filter::FilterOptions;
-use crate::manifest::Manifest;
+use crate::format::manifest::Manifest;
 use crate::pipeline::{self, Options, PrepareOptions};
+use crate::stages::filter::FilterOptions;
 use clap::Args;
 
 use super::{parse_delimiter, ui, CommonArgs, OutputArgs, S3Args};
@@ -38,7 +38,7 @@ fn check_output(
             "reusing the finished run at {}: same input, options and fmprep version",
             store.describe()
         ));
-        return Ok(Some(crate::store::lifecycle::one_line_json(&bytes)));
+        return Ok(Some(crate::outputs::lifecycle::one_line_json(&bytes)));
     }
     // Recorded for a later `--if-exists reuse`; a failure here is left to the input's opening,
     // whose message is the better one.
@@ -207,7 +207,7 @@ pub fn run(a: RunArgs, mode: Mode, cancel: &crate::cancel::Cancel) -> anyhow::Re
     let mut source = crate::source::open_ratings_all(&locations, &s3)?;
     if a.output.dry_run {
         let mut read = opts.read.clone();
-        read.read_times |= opts.split_mode == crate::split::SplitMode::HoldoutLast;
+        read.read_times |= opts.split_mode == crate::stages::split::SplitMode::HoldoutLast;
         let check = source.check(&read)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
@@ -258,7 +258,7 @@ pub fn prepare(a: PrepareArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result
         n_products: a.n_products,
     };
     if a.output.dry_run {
-        let tables = crate::preprocessed::read::check(source.as_ref(), a.delimiter)?;
+        let tables = crate::format::preprocessed::read::check(source.as_ref(), a.delimiter)?;
         ui::info(&format!(
             "dry run: {} and {} look usable; nothing written",
             source.describe(),

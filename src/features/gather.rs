@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::index::Dims;
 use crate::model::{KeyTable, Rating, Ratings};
+use crate::stages::index::Dims;
 use crate::store::S3Options;
 
 use super::columns::Values;
@@ -18,7 +18,7 @@ use super::side::{self, SideTable};
 use super::{FeatureOptions, Origin};
 
 /// How a side table joined the kept rows, for the manifest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SideTableStats {
     /// The table as given.
     pub path: String,

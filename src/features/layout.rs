@@ -10,10 +10,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMatI;
 
-use crate::encode::{Encoded, Sample};
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::Dims;
 use crate::model::KeyTable;
+use crate::stages::encode::{Encoded, Sample};
+use crate::stages::index::Dims;
 
 use super::{ColumnRef, Transform, OTHER};
 
@@ -462,7 +462,7 @@ impl Fitted {
     }
 
     /// The CSR of one split: `samples[i]` is kept row `positions[i]`; customer and product keys
-    /// as in [`crate::encode::encode`], then the side keys.
+    /// as in [`crate::stages::encode::encode`], then the side keys.
     pub fn encode(&self, samples: &[Sample], positions: &[u32], dims: Dims) -> Result<Encoded> {
         debug_assert_eq!(samples.len(), positions.len());
         encode_rows(samples, dims, self.feature_dim, |i, keys, values| {
@@ -617,7 +617,7 @@ mod tests {
         let positions: Vec<u32> = (0..samples.len() as u32).collect();
         let enc = fitted.encode(&samples, &positions, dims).unwrap();
         let mut got = Vec::new();
-        crate::recordio::write_records(&mut got, &enc, 0..samples.len()).unwrap();
+        crate::format::recordio::write_records(&mut got, &enc, 0..samples.len()).unwrap();
         assert_eq!(got, want.to_vec());
     }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::S3Options;
 
 use super::columns::{parse_number, ExtraColumn};
-use super::layout::{Block, BlockKind, Layout, MISSING};
+use super::layout::{BlockKind, Layout, MISSING};
 use super::side::{self, SideTable};
 use super::{ColumnRef, Origin, Transform, OTHER};
 
@@ -79,14 +79,11 @@ pub fn read_layout(run_dir: &Path) -> Result<Option<Layout>> {
 
 /// The `blocks` of a manifest's bytes, checked; `None` when it has none.
 pub fn layout_of_manifest(bytes: &[u8], name: &str) -> Result<Option<Layout>> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::bad_input(format!("{name}: not valid JSON ({e})")))?;
-    let Some(blocks) = v.get("blocks") else {
+    let m = crate::format::manifest::Manifest::from_json(bytes, name, "the manifest is damaged")?;
+    if m.blocks.is_empty() {
         return Ok(None);
-    };
-    let blocks: Vec<Block> = serde_json::from_value(blocks.clone())
-        .map_err(|e| Error::bad_input(format!("{name}: blocks: {e}; the manifest is damaged")))?;
-    let layout = Layout { blocks };
+    }
+    let layout = Layout { blocks: m.blocks };
     layout.check(name)?;
     Ok(Some(layout))
 }

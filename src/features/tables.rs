@@ -12,9 +12,9 @@
 
 use std::io::Write;
 
-use crate::encode::{Encoded, Sample};
 use crate::error::{Error, Result};
-use crate::index::Dims;
+use crate::stages::encode::{Encoded, Sample};
+use crate::stages::index::Dims;
 use crate::store::Source;
 
 use super::layout::{self, BlockKind, Fitted, Layout};
@@ -104,7 +104,8 @@ pub fn read_split(
     };
     let name = format!("{}/{csv_rel}", source.describe());
     if let Some(bytes) = read(csv_rel)? {
-        let samples = crate::preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds, cancel)?;
+        let samples =
+            crate::format::preprocessed::read_csv_within(&bytes[..], delimiter, &name, bounds, cancel)?;
         let side = read_csv(&bytes, delimiter, layout, &name)?;
         return Ok((samples, side));
     }
@@ -114,8 +115,8 @@ pub fn read_split(
         if let Some(bytes) = read(&rel)? {
             let name = format!("{}/{rel}", source.describe());
             let bytes = bytes::Bytes::from(bytes);
-            let samples = crate::preprocessed::parquet::read_samples(bytes.clone(), &name)?;
-            crate::preprocessed::check_bounds(&samples, bounds, &name)?;
+            let samples = crate::format::preprocessed::parquet::read_samples(bytes.clone(), &name)?;
+            crate::format::preprocessed::check_bounds(&samples, bounds, &name)?;
             let side = parquet::read(bytes, layout, &name)?;
             return Ok((samples, side));
         }
@@ -134,7 +135,7 @@ pub fn write_csv<W: Write + ?Sized>(
     layout: &Layout,
 ) -> std::io::Result<()> {
     let blocks = side_blocks(layout);
-    let mut head = crate::preprocessed::HEADER.to_string();
+    let mut head = crate::format::preprocessed::HEADER.to_string();
     for b in blocks {
         head.push(',');
         head.push_str(&b.name);
@@ -145,9 +146,9 @@ pub fn write_csv<W: Write + ?Sized>(
     let mut line = String::new();
     for (i, s) in samples.iter().enumerate() {
         base.clear();
-        crate::preprocessed::write_csv(&mut base, std::slice::from_ref(s))?;
+        crate::format::preprocessed::write_csv(&mut base, std::slice::from_ref(s))?;
         // The one data line after the header line.
-        let data = &base[crate::preprocessed::HEADER.len() + 1..base.len() - 1];
+        let data = &base[crate::format::preprocessed::HEADER.len() + 1..base.len() - 1];
         out.write_all(data)?;
         let (keys, values) = side.row(i);
         line.clear();
@@ -276,8 +277,8 @@ pub mod parquet {
     use arrow_schema::{DataType, Field};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    use crate::encode::Sample;
     use crate::error::{Error, Result};
+    use crate::stages::encode::Sample;
 
     use super::super::layout::{Block, BlockKind, Layout};
     use super::{side_blocks, SideRows};
@@ -328,7 +329,7 @@ pub mod parquet {
                 })
                 .collect()
         };
-        crate::preprocessed::parquet::write_samples_with(out, samples, fields, columns).map(|_| ())
+        crate::format::preprocessed::parquet::write_samples_with(out, samples, fields, columns).map(|_| ())
     }
 
     /// Read the side columns of a Parquet split table written by [`write()`] (`bytes`, the whole file,

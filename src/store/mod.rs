@@ -8,15 +8,14 @@ use std::io::Write;
 
 use crate::error::Result;
 
-pub mod lifecycle;
 pub mod local;
 pub mod s3;
 
 pub use local::LocalStore;
 pub use s3::S3Options;
 
-/// Name of the file that marks a finished run.
-pub const MANIFEST: &str = "manifest.json";
+/// Name of the file that marks a finished run ([`crate::format::names::MANIFEST`]).
+pub use crate::format::names::MANIFEST;
 
 /// An output location.
 pub trait Store: Send + Sync {

@@ -2,7 +2,7 @@
 //! model" in the `synth` module doc): casual one-time reviewers, power-law regulars, power-law
 //! products, each row's customer and product drawn independently.
 
-use crate::split::rng::Rng;
+use crate::stages::split::rng::Rng;
 
 /// Share of rows written by casual (mostly one-time) reviewers.
 const CASUAL_SHARE: f64 = 0.49;

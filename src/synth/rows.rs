@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::split::rng::Rng;
+use crate::stages::split::rng::Rng;
 use crate::synth::fields::{
     date_table, mix, star_rating, write_asin, write_review_id, write_u64, ASIN_SPACE, CUSTOMER_ADD,
     CUSTOMER_MUL, SALT_CUSTOMER_PAD, SALT_PARENT,

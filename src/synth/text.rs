@@ -2,7 +2,7 @@
 //! words, a few non-ASCII tokens) with its Zipf alias table, and the title, headline and body
 //! written from it (see "Text and size" in the `synth` module doc).
 
-use crate::split::rng::Rng;
+use crate::stages::split::rng::Rng;
 use crate::synth::fields::{mix, write_u64, SALT_TITLE};
 
 /// Body length in words is lognormal: median `e^BODY_MU` (about 20 words), long right tail.

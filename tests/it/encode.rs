@@ -24,9 +24,9 @@ fn test_pairs(w: &Workdir, dir: &str, n: usize) -> Vec<(String, String, Vec<u64>
 }
 
 fn label_less(bytes: &[u8]) -> Vec<(Vec<u64>, Option<u64>)> {
-    fmprep::recordio::RecordReader::new(bytes, "t")
+    fmprep::format::recordio::RecordReader::new(bytes, "t")
         .map(|r| {
-            let r = fmprep::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
+            let r = fmprep::format::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
             assert_eq!(r.label, None, "inference records carry no label");
             assert_eq!(r.values, vec![1.0; r.keys.len()]);
             (r.keys, r.feature_dim)

@@ -10,9 +10,9 @@ use crate::util::{map_ids, Workdir};
 type Rec = (Vec<u64>, Vec<u32>, Option<u32>);
 
 fn decode(bytes: &[u8]) -> Vec<Rec> {
-    fmprep::recordio::RecordReader::new(bytes, "test")
+    fmprep::format::recordio::RecordReader::new(bytes, "test")
         .map(|r| {
-            let r = fmprep::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
+            let r = fmprep::format::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
             (
                 r.keys,
                 r.values.iter().map(|v| v.to_bits()).collect(),

@@ -9,7 +9,7 @@ fn keyed(w: &Workdir, dir: &str, seed: u64) -> Vec<(String, u64)> {
         .map(|(split, c, p, _)| {
             (
                 split,
-                fmprep::split::hash::row_key(seed, c.as_bytes(), p.as_bytes()),
+                fmprep::stages::split::hash::row_key(seed, c.as_bytes(), p.as_bytes()),
             )
         })
         .collect()

@@ -1,6 +1,5 @@
 //! Integration tests through the `fmprep` binary, one module per command.
 
-mod cancel;
 mod columns;
 mod container;
 mod contract;

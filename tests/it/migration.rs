@@ -3,7 +3,7 @@
 //! `scripts/gen_numpy_fixtures.py`).
 
 use crate::util::*;
-use fmprep::split::numpy::{permutation, Mt19937};
+use fmprep::stages::split::numpy::{permutation, Mt19937};
 
 fn fixtures() -> serde_json::Value {
     serde_json::from_str(include_str!("../fixtures/numpy_permutations.json")).unwrap()

@@ -77,9 +77,10 @@ fn preprocess_writes_parquet_tables_that_prepare_reads() {
     assert_eq!(train["bytes"], bytes.len() as u64);
     // The same rows as the CSV edition.
     w.fmprep(&["preprocess", "in.tsv.gz", "-o", "csv"]).ok();
-    let from_parquet = fmprep::preprocessed::parquet::read_samples(bytes.into(), "train.parquet").unwrap();
+    let from_parquet =
+        fmprep::format::preprocessed::parquet::read_samples(bytes.into(), "train.parquet").unwrap();
     let csv = w.read("csv/train/train.csv");
-    let from_csv = fmprep::preprocessed::read_csv(&csv[..], b',', "train.csv").unwrap();
+    let from_csv = fmprep::format::preprocessed::read_csv(&csv[..], b',', "train.csv").unwrap();
     assert_eq!(from_parquet, from_csv);
     assert_eq!(from_parquet.len() as u64, train["records"].as_u64().unwrap());
     // The dry run accepts what prepare accepts: the Parquet tables, schema only.

@@ -135,7 +135,7 @@ fn by_customer_assigns_whole_customers_by_numpys_customer_permutation() {
     args.extend(ALL);
     let m = w.fmprep(&args).ok();
     // numpy: RandomState(42).permutation(10); 10 customers cut at 6 and 8.
-    let order = fmprep::split::numpy::permutation(42, 10);
+    let order = fmprep::stages::split::numpy::permutation(42, 10);
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("../fixtures/numpy_permutations.json")).unwrap();
     let case = fixture["permutations"]

@@ -145,9 +145,9 @@ impl Run {
 
 /// Decoded FM records of a RecordIO file: (keys, label).
 pub fn records(bytes: &[u8]) -> Vec<(Vec<u64>, f32, u64)> {
-    fmprep::recordio::RecordReader::new(bytes, "test")
+    fmprep::format::recordio::RecordReader::new(bytes, "test")
         .map(|r| {
-            let r = fmprep::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
+            let r = fmprep::format::recordio::FmRecord::from_record(&r.unwrap()).unwrap();
             assert_eq!(r.values, vec![1.0; r.keys.len()]);
             (r.keys, r.label.unwrap(), r.feature_dim.unwrap())
         })

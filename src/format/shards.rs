@@ -16,13 +16,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::encode::Encoded;
 use crate::error::Result;
-use crate::manifest::FileEntry;
+use crate::format::manifest::FileEntry;
+use crate::format::recordio;
+use crate::format::write::write_object;
 use crate::progress::Progress;
-use crate::recordio;
+use crate::stages::encode::Encoded;
 use crate::store::Store;
-use crate::write::write_object;
 
 /// Record ranges of `n` records cut into `shards` near-equal parts (empty parts when `n < shards`).
 pub fn shard_ranges(n: usize, shards: usize) -> Vec<Range<usize>> {
@@ -70,7 +70,7 @@ pub fn write_train(
             write_object(
                 store,
                 cancel,
-                &format!("train/train_{i}.protobuf"),
+                &crate::format::names::train_shard(i),
                 records,
                 |w| {
                     let counter = progress.map(|p| &p.records);
@@ -90,13 +90,13 @@ pub fn write_manifests(
     files: &BTreeMap<String, Vec<FileEntry>>,
 ) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    for split in ["train", "validate", "test"] {
+    for split in crate::format::names::SPLITS {
         let listed = files.get(split).map(Vec::as_slice).unwrap_or_default();
         let json = manifest_json(store, split, listed);
         out.push(write_object(
             store,
             cancel,
-            &format!("{split}/{split}.manifest"),
+            &crate::format::names::sagemaker_manifest(split),
             listed.len() as u64,
             |w| w.write_all(json.as_bytes()),
         )?);

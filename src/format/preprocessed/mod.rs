@@ -5,9 +5,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use crate::encode::Sample;
 use crate::error::{Error, Result};
-use crate::index::Dims;
+use crate::stages::encode::Sample;
+use crate::stages::index::Dims;
 
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -16,12 +16,8 @@ pub mod read;
 /// The CSV header line.
 pub const HEADER: &str = "customer,product,star_rating";
 
-/// The three split files, in order.
-pub const SPLIT_FILES: [(&str, &str); 3] = [
-    ("train", "train/train.csv"),
-    ("validate", "validate/validate.csv"),
-    ("test", "test/test.csv"),
-];
+/// The three split files, in order ([`crate::format::names::SPLIT_CSV`]).
+pub use crate::format::names::SPLIT_CSV as SPLIT_FILES;
 
 /// Write `samples` as CSV with the header. Returns the number of rows.
 pub fn write_csv<W: Write + ?Sized>(out: &mut W, samples: &[Sample]) -> std::io::Result<u64> {

@@ -2,14 +2,14 @@
 //! [`Split`] (the positions of each part) and the plain seeded [`split()`].
 //!
 //! A uniform random permutation of the de-duplicated rows (Fisher-Yates driven by
-//! [`crate::split::rng::Rng`]) is cut at `floor(f_train * n)` and `floor((f_train + f_validate) * n)`,
+//! [`crate::stages::split::rng::Rng`]) is cut at `floor(f_train * n)` and `floor((f_train + f_validate) * n)`,
 //! the same float arithmetic as the Python pipeline's `int(.6 * n)`. Records in each split follow
 //! the permutation order. The result depends only on `n` and the seed.
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::split::rng::Rng;
+use crate::stages::split::rng::Rng;
 
 /// The default seed: fixed so that runs are reproducible unless asked otherwise.
 pub const DEFAULT_SEED: u64 = 42;

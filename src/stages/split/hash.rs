@@ -19,9 +19,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Rating, Ratings};
-use crate::split::cut::Split;
-use crate::split::membership::{by_membership, holdout_last_of};
-use crate::split::options::{SplitMode, SplitOptions};
+use crate::stages::split::cut::Split;
+use crate::stages::split::membership::{by_membership, holdout_last_of};
+use crate::stages::split::options::{SplitMode, SplitOptions};
 
 /// One SipHash round on the four state words.
 #[inline(always)]
@@ -39,7 +39,7 @@ fn sip_round(v: &mut [u64; 4]) {
 }
 
 /// An incremental SipHash-2-4 over byte slices, written here so the key stream is part of the
-/// file format (like [`crate::split::rng`]) and needs no per-part allocation.
+/// file format (like [`crate::stages::split::rng`]) and needs no per-part allocation.
 struct Sip24 {
     v: [u64; 4],
     tail: u64,
@@ -240,7 +240,7 @@ mod tests {
         let o = SplitOptions {
             mode: SplitMode::Random,
             fractions: Default::default(),
-            shuffle: crate::split::options::Shuffle::Hash,
+            shuffle: crate::stages::split::options::Shuffle::Hash,
             seed: 3,
             holdout_validate: false,
         };

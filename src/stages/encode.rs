@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use sprs::CsMatI;
 
 use crate::error::{Error, Result};
-use crate::index::{Dims, Index};
-use crate::label::LabelOptions;
 use crate::model::Rating;
+use crate::stages::index::{Dims, Index};
+use crate::stages::label::LabelOptions;
 
 /// The sparse matrix type of a split: f32 values, u32 column indices, usize row pointers.
 pub type Csr = CsMatI<f32, u32, usize>;

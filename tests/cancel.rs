@@ -1,14 +1,13 @@
 //! Cancellation as a value, through the library: two runs in one process, one of them cancelled
 //! from another thread, must not affect each other; the cancelled one ends with `Interrupted`,
-//! no manifest and no staged file.
+//! no manifest and no staged file. Its own test binary: the runs happen in the test process,
+//! whose memory must not count towards the RSS checks of the binary's child processes in `it`.
 
 use std::io::Read;
 use std::sync::Arc;
 
 use fmprep::cancel::Cancel;
 use fmprep::store::LocalStore;
-
-use crate::util::*;
 
 /// A reader that cancels `token` once `after` bytes went through it: the cancel arrives from
 /// the reading thread while the pipeline is in the middle of the input, whatever the timing.
@@ -47,8 +46,19 @@ fn source(path: &std::path::Path, cancel_after: Option<(usize, Cancel)>) -> fmpr
 
 #[test]
 fn cancelling_one_of_two_runs_leaves_the_other_alone() {
-    let w = Workdir::new();
-    let input = w.synth("in.tsv", 200_000, 4);
+    let w = tempfile::tempdir().unwrap();
+    let path = |rel: &str| w.path().join(rel);
+    let input = path("in.tsv");
+    let synth = fmprep::synth::SynthOptions {
+        rows: 200_000,
+        seed: 4,
+        ..Default::default()
+    };
+    fmprep::synth::write_synth(
+        &synth,
+        std::io::BufWriter::new(std::fs::File::create(&input).unwrap()),
+    )
+    .unwrap();
     let size = std::fs::metadata(&input).unwrap().len() as usize;
     let opts = |c: &Cancel| {
         fmprep::Options {
@@ -62,7 +72,7 @@ fn cancelling_one_of_two_runs_leaves_the_other_alone() {
     let alone = Cancel::new();
     fmprep::pipeline::run(
         source(&input, None),
-        &LocalStore::new(w.path("alone")),
+        &LocalStore::new(path("alone")),
         &opts(&alone),
     )
     .unwrap();
@@ -74,7 +84,7 @@ fn cancelling_one_of_two_runs_leaves_the_other_alone() {
         ("stopped", stop.clone(), Some(size / 3)),
     ]
     .map(|(name, token, after)| {
-        let (input, out) = (Arc::clone(&input), w.path(name));
+        let (input, out) = (Arc::clone(&input), path(name));
         let o = opts(&token);
         std::thread::spawn(move || {
             let src = source(&input, after.map(|a| (a, token)));
@@ -94,7 +104,7 @@ fn cancelling_one_of_two_runs_leaves_the_other_alone() {
 
     assert!(kept.counts.train > 0);
     let files = |dir: &str| -> Vec<(String, Vec<u8>)> {
-        w.tree(dir)
+        tree(&path(dir))
             .into_iter()
             .filter(|(p, _)| p != "manifest.json")
             .collect()
@@ -104,8 +114,8 @@ fn cancelling_one_of_two_runs_leaves_the_other_alone() {
         files("alone"),
         "the other run's bytes are untouched"
     );
-    let left: Vec<String> = match w.path("stopped").exists() {
-        true => w.tree("stopped").into_iter().map(|(p, _)| p).collect(),
+    let left: Vec<String> = match path("stopped").exists() {
+        true => tree(&path("stopped")).into_iter().map(|(p, _)| p).collect(),
         false => Vec::new(),
     };
     assert!(
@@ -113,4 +123,23 @@ fn cancelling_one_of_two_runs_leaves_the_other_alone() {
             .all(|p| p != "manifest.json" && !p.contains("fmprep-tmp")),
         "a cancelled run leaves no manifest and nothing staged: {left:?}"
     );
+}
+
+/// Every file under `root` (relative paths, sorted) with its bytes.
+fn tree(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
 }

@@ -13,9 +13,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::encode::Sample;
 use crate::error::{Error, Result};
 use crate::source::arrow::cast_i64;
+use crate::stages::encode::Sample;
 
 /// The split tables' schema: `customer`, `product` (indices) and `star_rating` (Int64 when every
 /// label is whole, as the CSVs write them; Float32 otherwise), then `extra` columns.

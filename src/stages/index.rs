@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
-use crate::filter::count_codes;
 use crate::model::{Rating, Ratings};
+use crate::stages::filter::count_codes;
 
 /// Marks a code that has no index (its rows were all filtered out).
 pub const NO_INDEX: u32 = u32::MAX;

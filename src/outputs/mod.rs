@@ -8,15 +8,17 @@
 //! the same command and options and the same fmprep version; any difference fails as `fail`
 //! does, naming it.
 
+pub mod lifecycle;
+
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::manifest::{InputObject, Manifest};
 use crate::location::Location;
-use crate::manifest::InputObject;
-use crate::store::lifecycle::{self, Replaced};
 use crate::store::{S3Options, Store, MANIFEST};
+use lifecycle::Replaced;
 
 /// What to do when the output location already holds a finished run (a `manifest.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,15 +95,9 @@ pub fn preflight(
             IfExists::Fail => return Err(exists(store, "")),
             IfExists::Overwrite => {}
             IfExists::Reuse => {
-                let old: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::new(
-                        ErrorKind::OutputExists,
-                        format!(
-                            "{}/{MANIFEST} is not valid JSON ({e}); cannot reuse it: pass --if-exists overwrite",
-                            store.describe()
-                        ),
-                    )
-                })?;
+                let name = format!("{}/{MANIFEST}", store.describe());
+                let old = Manifest::from_json(&bytes, &name, "cannot reuse it: pass --if-exists overwrite")
+                    .map_err(|e| Error::new(ErrorKind::OutputExists, e.message()))?;
                 if let Some(why) = difference(&old, &key()?) {
                     return Err(exists(
                         store,
@@ -136,26 +132,22 @@ fn exists(store: &dyn Store, why: &str) -> Error {
 }
 
 /// Why the finished run of manifest `old` is not the run `key` describes, or `None` when it is.
-pub fn difference(old: &Value, key: &RunKey) -> Option<String> {
+pub fn difference(old: &Manifest, key: &RunKey) -> Option<String> {
     let version = env!("CARGO_PKG_VERSION");
-    let old_version = old.get("fmprep_version").and_then(Value::as_str).unwrap_or("");
-    if old_version != version {
-        return Some(format!("it was made by fmprep {old_version}, this is {version}"));
+    if old.fmprep_version != version {
+        return Some(format!(
+            "it was made by fmprep {}, this is {version}",
+            old.fmprep_version
+        ));
     }
-    let old_command = old.get("command").and_then(Value::as_str).unwrap_or("");
-    if old_command != key.command {
-        return Some(format!("it was made by `{old_command}`, not `{}`", key.command));
+    if old.command != key.command {
+        return Some(format!("it was made by `{}`, not `{}`", old.command, key.command));
     }
     if key.input_objects.is_empty() {
         return Some("the input (stdin) cannot be compared".to_string());
     }
-    let old_inputs: Vec<InputObject> = old
-        .get("input_objects")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    if old_inputs != key.input_objects {
-        return Some(input_change(&old_inputs, &key.input_objects));
+    if old.input_objects != key.input_objects {
+        return Some(input_change(&old.input_objects, &key.input_objects));
     }
     let strip = |v: &Value| {
         let mut v = v.clone();
@@ -166,10 +158,7 @@ pub fn difference(old: &Value, key: &RunKey) -> Option<String> {
         }
         v
     };
-    let (was, now) = (
-        strip(old.get("options").unwrap_or(&Value::Null)),
-        strip(&key.options),
-    );
+    let (was, now) = (strip(&old.options), strip(&key.options));
     if was != now {
         return Some(match first_change(&was, &now, "") {
             Some(path) => format!("option {path} changed"),
@@ -332,13 +321,14 @@ mod tests {
         }
     }
 
-    fn manifest_of(k: &RunKey) -> Value {
-        serde_json::json!({
-            "fmprep_version": env!("CARGO_PKG_VERSION"),
-            "command": k.command,
-            "options": k.options,
-            "input_objects": k.input_objects,
-        })
+    fn manifest_of(k: &RunKey) -> Manifest {
+        Manifest {
+            fmprep_version: env!("CARGO_PKG_VERSION").into(),
+            command: k.command.clone(),
+            options: k.options.clone(),
+            input_objects: k.input_objects.clone(),
+            ..Manifest::default()
+        }
     }
 
     #[test]
@@ -364,7 +354,7 @@ mod tests {
         stdin.input_objects.clear();
         assert!(difference(&old, &stdin).unwrap().contains("stdin"));
         let mut other = old.clone();
-        other["fmprep_version"] = "0.0.1".into();
+        other.fmprep_version = "0.0.1".into();
         assert!(difference(&other, &key(10, 1)).unwrap().contains("fmprep 0.0.1"));
     }
 

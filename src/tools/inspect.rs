@@ -6,8 +6,8 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::format::recordio::{FmRecord, RecordReader};
 use crate::location::Location;
-use crate::recordio::{FmRecord, RecordReader};
 use crate::store::S3Options;
 
 /// What one file (or a set of files) holds.

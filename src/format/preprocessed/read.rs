@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use crate::encode::Sample;
 use crate::error::{Error, Result};
-use crate::index::Dims;
+use crate::stages::encode::Sample;
+use crate::stages::index::Dims;
 use crate::store::{Source, MANIFEST};
 
 /// Read one split table of a preprocess output: the CSV, or else the Parquet file beside it.
@@ -134,12 +134,17 @@ pub(crate) fn declared_dims(
     let where_ = source.describe();
     let mut found: Option<(Dims, String)> = None;
     if let Some(bytes) = read_bytes(source, MANIFEST)? {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::bad_input(format!(
-                "{where_}/{MANIFEST}: not valid JSON ({e}); remove it or re-run preprocess"
-            ))
-        })?;
-        if let (Some(c), Some(p)) = (v["n_customers"].as_u64(), v["n_products"].as_u64()) {
+        // Only the dimensions, each optional: a manifest without them declares nothing.
+        #[derive(serde::Deserialize)]
+        struct Declared {
+            n_customers: Option<u64>,
+            n_products: Option<u64>,
+        }
+        let name = format!("{where_}/{MANIFEST}");
+        crate::format::manifest::Manifest::from_json(&bytes, &name, "remove it or re-run preprocess")?;
+        let v: Declared =
+            serde_json::from_slice(&bytes).map_err(|e| Error::bad_input(format!("{name}: {e}")))?;
+        if let (Some(c), Some(p)) = (v.n_customers, v.n_products) {
             found = Some((
                 Dims {
                     n_customers: c,
@@ -150,8 +155,8 @@ pub(crate) fn declared_dims(
         }
     }
     let maps = match (
-        read_bytes(source, "maps/customers.tsv")?,
-        read_bytes(source, "maps/products.tsv")?,
+        read_bytes(source, crate::format::names::CUSTOMER_MAP)?,
+        read_bytes(source, crate::format::names::PRODUCT_MAP)?,
     ) {
         (Some(c), Some(p)) => Some(Dims {
             n_customers: map_entries(&c),
@@ -193,8 +198,7 @@ pub(crate) fn predictor_type_of(source: &dyn Source) -> Result<Option<String>> {
     let Some(bytes) = read_bytes(source, MANIFEST)? else {
         return Ok(None);
     };
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    Ok(v["hyperparameters"]["predictor_type"]
-        .as_str()
-        .map(str::to_string))
+    // An unreadable manifest is reported by `declared_dims`, which reads it first.
+    let m = crate::format::manifest::Manifest::from_json(&bytes, MANIFEST, "").unwrap_or_default();
+    Ok(m.hyperparameters.get("predictor_type").cloned())
 }

@@ -4,7 +4,7 @@
 //! keyed hash (`split::hash`).
 
 use crate::model::{Rating, Ratings};
-use crate::split::cut::Split;
+use crate::stages::split::cut::Split;
 
 /// The time of each of `rows` (a subset of `ratings.rows` without duplicate pairs, as the filters
 /// leave them): the time of the first raw row with the same (customer, product) pair, which is the
@@ -69,7 +69,7 @@ pub(crate) fn holdout_last(
 ) -> Vec<u8> {
     let n_customers = customer_index
         .iter()
-        .filter(|&&i| i != crate::index::NO_INDEX)
+        .filter(|&&i| i != crate::stages::index::NO_INDEX)
         .count();
     const NONE: u32 = u32::MAX;
     // Per customer: the latest and the next latest row and the row count. "Later" means a greater

@@ -1,4 +1,4 @@
-//! Pictures of an [`explore`](crate::explore) report, as SVG or PNG: the long-tail curves (share of
+//! Pictures of an [`explore`](crate::tools::explore) report, as SVG or PNG: the long-tail curves (share of
 //! customers and of products with at least k ratings, log-log, with the default thresholds marked)
 //! and the threshold-sweep heat map (rows kept per min-customer × min-product, log colour scale).
 //!
@@ -14,12 +14,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::explore::{Distribution, Report};
+use crate::tools::explore::{Distribution, Report};
 
 /// Size of the picture in pixels.
 pub const SIZE: (u32, u32) = (1200, 500);
 
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Which file format, from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,7 +289,7 @@ fn draw_sweep<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, report: &Report
         )))?;
     }
     // Corner labels instead of a colour bar: the lightest and darkest cells.
-    let corner = |r: Option<&crate::explore::SweepRow>| r.map(|r| human(r.rows)).unwrap_or_default();
+    let corner = |r: Option<&crate::tools::explore::SweepRow>| r.map(|r| human(r.rows)).unwrap_or_default();
     let style = ("sans-serif", 13).into_font().color(&BLACK);
     let first = report.sweep.first();
     let last = report.sweep.last();

@@ -167,7 +167,7 @@ mod tests {
     fn partitioned_dedupe_equals_the_simple_rule() {
         // Enough rows for the partitioned path, with many repeated pairs and spread customers.
         let mut rows = Vec::new();
-        let mut rng = crate::split::rng::Rng::new(3);
+        let mut rng = crate::stages::split::rng::Rng::new(3);
         for _ in 0..200_000 {
             let c = rng.below(5_000) as u32 * 37 % 100_003;
             rows.push(Rating::new(c, rng.below(40) as u32, 1 + rng.below(5) as u8));

@@ -5,11 +5,11 @@
 //! the same error message.
 
 use crate::cancel::Cancel;
-use crate::encode::Encoded;
 use crate::error::{Error, Result};
-use crate::manifest::FileEntry;
+use crate::format::manifest::FileEntry;
+use crate::format::recordio;
 use crate::progress::Progress;
-use crate::recordio;
+use crate::stages::encode::Encoded;
 use crate::store::Store;
 
 /// Write the file `path` of `store` with `f` and commit it; `records` is what the manifest lists
@@ -56,10 +56,10 @@ pub fn write_split(
         (0..n)
             .step_by(test_chunk.max(1))
             .enumerate()
-            .map(|(i, s)| (format!("test/test_{i}.protobuf"), s..(s + test_chunk).min(n)))
+            .map(|(i, s)| (crate::format::names::test_chunk(i), s..(s + test_chunk).min(n)))
             .collect()
     } else {
-        vec![(format!("{split_name}/{split_name}.protobuf"), 0..n)]
+        vec![(crate::format::names::split_file(split_name), 0..n)]
     };
     parts
         .into_iter()

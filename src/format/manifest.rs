@@ -1,14 +1,22 @@
 //! `manifest.json`: what a run produced and how, written last as the mark of a finished run and
-//! printed as the last line of stdout for orchestrators.
+//! printed as the last line of stdout for orchestrators; read back ([`Manifest::from_json`]) by
+//! `prepare` (the dimensions and blocks of a preprocess output), `--if-exists reuse` and the
+//! clean-up of stale files.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 use crate::model::{BadLineCounts, ReadStats};
 
 /// The manifest of a finished run.
-#[derive(Debug, Clone, Serialize)]
+///
+/// Read back, every field is optional and takes its default when absent, so that a partial
+/// manifest (one written by hand beside the Python pipeline's tables, say) still reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     /// Version of fmprep that wrote the files.
     pub fmprep_version: String,
@@ -37,7 +45,8 @@ pub struct Manifest {
     pub bad_line_examples: Vec<crate::model::BadLine>,
     /// The files written, per group.
     pub files: BTreeMap<String, Vec<FileEntry>>,
-    /// The options in effect.
+    /// The options in effect, as the run's `Options` serialise (kept as JSON: they are a record
+    /// for people and for the `reuse` comparison, not an input).
     pub options: serde_json::Value,
     /// Wall time of the run.
     pub elapsed_seconds: f64,
@@ -59,7 +68,8 @@ pub struct Manifest {
 
 /// Row counts through the pipeline. Counts a stage did not run in (e.g. read counts in `prepare`)
 /// are absent.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     /// Data lines in the input (header excluded).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +99,27 @@ pub struct Counts {
     pub test: u64,
 }
 
+impl Manifest {
+    /// Parse the manifest JSON `bytes` read from `name`; a failure is a bad-input error that
+    /// names the file and ends with `fix` (what to do about it).
+    pub fn from_json(bytes: &[u8], name: &str, fix: &str) -> Result<Manifest> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data => "not a valid manifest",
+                _ => "not valid JSON",
+            };
+            Error::bad_input(format!("{name}: {what} ({e}); {fix}"))
+        })
+    }
+
+    /// The manifest as the run writes it: pretty JSON and a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut json = serde_json::to_vec_pretty(self).expect("a manifest serialises");
+        json.push(b'\n');
+        json
+    }
+}
+
 impl Counts {
     /// Fill the read-stage counts from `stats`.
     pub fn with_read(mut self, stats: &ReadStats) -> Self {
@@ -113,7 +144,8 @@ pub struct InputObject {
 }
 
 /// One written file.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct FileEntry {
     /// Path relative to the output location, `/`-separated.
     pub path: String,

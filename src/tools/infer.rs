@@ -22,9 +22,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::features::maps::{FeatureMaps, SideCounts};
+use crate::format::recordio;
 use crate::location::Location;
 use crate::proto;
-use crate::recordio;
 use crate::store::S3Options;
 
 /// The index maps of a finished run.
@@ -46,7 +46,7 @@ impl Maps {
     /// directory or an `s3://` prefix (reached with `s3`).
     pub fn open(location: &Location, s3: &S3Options) -> Result<Maps> {
         let dir = crate::source::open_dir(location, s3)?;
-        let (base, first) = match dir.open("maps/customers.tsv")? {
+        let (base, first) = match dir.open(crate::format::names::CUSTOMER_MAP)? {
             Some(r) => ("maps/", Some(r)),
             None => ("", None),
         };

@@ -10,8 +10,8 @@
 //! Each pass only removes rows, and a removal can only lower other counts, so the passes end; in
 //! practice after a handful (the reviews data: under 20).
 
-use crate::filter::{self, count_codes, FilterOptions};
 use crate::model::{Rating, Ratings};
+use crate::stages::filter::{self, count_codes, FilterOptions};
 
 /// The result of the k-core filter.
 #[derive(Debug, Clone, Default)]

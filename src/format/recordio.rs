@@ -16,9 +16,9 @@ use std::io::{self, BufRead, Read, Write};
 use prost::Message;
 use rayon::prelude::*;
 
-use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::proto;
+use crate::stages::encode::Encoded;
 
 /// The RecordIO magic number.
 pub const MAGIC: u32 = 0xced7_230a;
@@ -348,8 +348,8 @@ impl FmRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{encode, Sample};
-    use crate::index::Dims;
+    use crate::stages::encode::{encode, Sample};
+    use crate::stages::index::Dims;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -523,8 +523,8 @@ mod tests {
 #[cfg(test)]
 mod props {
     use super::*;
-    use crate::encode::{encode, Sample};
-    use crate::index::Dims;
+    use crate::stages::encode::{encode, Sample};
+    use crate::stages::index::Dims;
     use proptest::prelude::*;
 
     /// One sparse record as the writer takes it: (key, value) pairs, feature_dim, label.

@@ -4,11 +4,11 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Rating, Ratings};
-use crate::split::cut::Split;
-use crate::split::membership::{by_membership, holdout_last_of, TEST, TRAIN, VALIDATE};
-use crate::split::numpy::Mt19937;
-use crate::split::options::{Shuffle, SplitMode, SplitOptions};
-use crate::split::rng::Rng;
+use crate::stages::split::cut::Split;
+use crate::stages::split::membership::{by_membership, holdout_last_of, TEST, TRAIN, VALIDATE};
+use crate::stages::split::numpy::Mt19937;
+use crate::stages::split::options::{Shuffle, SplitMode, SplitOptions};
+use crate::stages::split::rng::Rng;
 
 /// A stream of permutations from one seed: consecutive calls continue the same generator, as
 /// consecutive `rs.permutation(...)` calls on one `RandomState` do.
@@ -58,7 +58,7 @@ pub fn split_rows(
     o: &SplitOptions,
 ) -> Result<Split> {
     if o.shuffle == Shuffle::Hash {
-        return crate::split::hash::split_rows(rows, ratings, times, customer_index, o);
+        return crate::stages::split::hash::split_rows(rows, ratings, times, customer_index, o);
     }
     let n = rows.len();
     let mut perm = Permuter::new(o.shuffle, o.seed)?;
@@ -77,7 +77,7 @@ pub fn split_rows(
         SplitMode::ByCustomer => {
             let n_customers = customer_index
                 .iter()
-                .filter(|&&i| i != crate::index::NO_INDEX)
+                .filter(|&&i| i != crate::stages::index::NO_INDEX)
                 .count();
             let order = perm.permutation(n_customers);
             let (a, b) = o.fractions.cuts(n_customers);
@@ -108,7 +108,7 @@ pub fn split_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::split::cut::SplitFractions;
+    use crate::stages::split::cut::SplitFractions;
 
     fn opts(mode: SplitMode) -> SplitOptions {
         SplitOptions {
@@ -124,7 +124,10 @@ mod tests {
     fn random_mode_matches_the_plain_split() {
         let r = Ratings::from_triples((0..50).map(|_| ("a", "p", 1)));
         let s = split_rows(&r.rows, &r, None, &[0], &opts(SplitMode::Random)).unwrap();
-        assert_eq!(s, crate::split::cut::split(50, &SplitFractions::default(), 1));
+        assert_eq!(
+            s,
+            crate::stages::split::cut::split(50, &SplitFractions::default(), 1)
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::split::cut::SplitFractions;
+use crate::stages::split::cut::SplitFractions;
 
 /// Which generator draws the permutations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

@@ -20,8 +20,8 @@
 
 use serde::Serialize;
 
-use crate::filter::{self, count_codes};
 use crate::model::{Rating, Ratings};
+use crate::stages::filter::{self, count_codes};
 
 /// The quantile levels reported, in percent.
 pub const QUANTILES: [f64; 17] = [
@@ -402,7 +402,7 @@ fn fmt_num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::FilterOptions;
+    use crate::stages::filter::FilterOptions;
 
     #[test]
     fn quantiles_interpolate_like_pandas() {
@@ -447,7 +447,7 @@ mod tests {
             let kept = filter::long_tail(&r, &opts);
             let after = kept.len() as u64;
             let rows = filter::dedupe(kept);
-            let idx = crate::index::Index::build(&rows, &r);
+            let idx = crate::stages::index::Index::build(&rows, &r);
             let want = SweepRow {
                 after_long_tail: after,
                 rows: rows.len() as u64,

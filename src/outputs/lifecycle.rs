@@ -59,19 +59,14 @@ fn numbered(name: &str, stem: &str) -> bool {
 /// The files listed in the manifest JSON `bytes` that lie under [`GROUPS`] (other paths in a
 /// hand-edited manifest are never touched).
 pub fn manifest_files(bytes: &[u8]) -> BTreeSet<String> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Ok(m) = crate::format::manifest::Manifest::from_json(bytes, MANIFEST, "") else {
         return BTreeSet::new();
     };
-    let Some(groups) = v.get("files").and_then(|f| f.as_object()) else {
-        return BTreeSet::new();
-    };
-    groups
-        .values()
-        .filter_map(|g| g.as_array())
+    m.files
+        .into_values()
         .flatten()
-        .filter_map(|f| f.get("path").and_then(|p| p.as_str()))
+        .map(|f| f.path)
         .filter(|p| under_groups(p))
-        .map(str::to_string)
         .collect()
 }
 
@@ -253,5 +248,25 @@ mod tests {
             manifest_files(json).into_iter().collect::<Vec<_>>(),
             vec!["test/test_0.protobuf"]
         );
+    }
+
+    #[test]
+    fn every_name_of_the_layout_is_recognised() {
+        use crate::format::names::*;
+        for f in [CUSTOMER_MAP, PRODUCT_MAP] {
+            assert!(is_fmprep_file(f), "{f}");
+        }
+        for s in SPLITS {
+            for f in [
+                split_file(s),
+                split_table(s, true),
+                split_table(s, false),
+                sagemaker_manifest(s),
+            ] {
+                assert!(is_fmprep_file(&f), "{f}");
+            }
+        }
+        assert!(is_fmprep_file(&test_chunk(3)));
+        assert!(is_fmprep_file(&train_shard(3)));
     }
 }
