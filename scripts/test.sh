@@ -22,8 +22,7 @@ export FMPREP_MOTO_SERVER="$venv/bin/moto_server"
 
 echo "== library boundary: no command-line dependency without the cli feature"
 cargo build --quiet --no-default-features --lib
-# Proc-macro crates run in the compiler only (prost-derive uses anyhow): not part of the library.
-if cargo tree -p fmprep -e normal,no-proc-macro --no-default-features --prefix none \
+if cargo tree -p fmprep -e normal --no-default-features --prefix none \
     | grep -E '^(clap|clap_complete|clap_mangen|indicatif|anyhow|signal-hook|toml|plotters) '; then
   echo "the library without default features depends on the crates above" >&2
   exit 1

@@ -13,10 +13,12 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+#[cfg(feature = "proto")]
 use prost::Message;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+#[cfg(feature = "proto")]
 use crate::proto;
 use crate::stages::encode::Encoded;
 
@@ -290,7 +292,8 @@ impl<R: BufRead> RecordReader<R> {
         Ok(Some(payload))
     }
 
-    /// The next record, decoded.
+    /// The next record, decoded (feature `proto`).
+    #[cfg(feature = "proto")]
     pub fn next_record(&mut self) -> Result<Option<proto::Record>> {
         let (at, record) = (self.offset, self.records);
         match self.next_payload()? {
@@ -306,6 +309,8 @@ impl<R: BufRead> RecordReader<R> {
     }
 }
 
+/// Records, decoded (feature `proto`).
+#[cfg(feature = "proto")]
 impl<R: BufRead> Iterator for RecordReader<R> {
     type Item = Result<proto::Record>;
     fn next(&mut self) -> Option<Self::Item> {
@@ -313,7 +318,8 @@ impl<R: BufRead> Iterator for RecordReader<R> {
     }
 }
 
-/// The sparse features and label of an FM record, when it has that shape.
+/// The sparse features and label of an FM record, when it has that shape (feature `proto`).
+#[cfg(feature = "proto")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct FmRecord {
     /// Feature keys (column indices).
@@ -326,6 +332,7 @@ pub struct FmRecord {
     pub label: Option<f32>,
 }
 
+#[cfg(feature = "proto")]
 impl FmRecord {
     /// Extract the `values` feature and label tensors of a record.
     pub fn from_record(r: &proto::Record) -> Option<FmRecord> {
@@ -345,7 +352,7 @@ impl FmRecord {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "proto"))]
 mod tests {
     use super::*;
     use crate::stages::encode::{encode, Sample};
@@ -520,7 +527,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "proto"))]
 mod props {
     use super::*;
     use crate::stages::encode::{encode, Sample};

@@ -3,7 +3,9 @@
 //! run's maps) and [`inspect`] (RecordIO read back and summarised).
 
 pub mod explore;
+#[cfg(feature = "proto")]
 pub mod infer;
+#[cfg(feature = "proto")]
 pub mod inspect;
 #[cfg(feature = "plot")]
 pub mod plot;
