@@ -520,19 +520,50 @@ fn new_manifest(
     }
 }
 
+/// What a pipeline run writes for each split: the one thing `run` and `preprocess` differ in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// RecordIO-protobuf files (`run`): the training data itself.
+    RecordIo,
+    /// The split tables in index space (`preprocess`), for `prepare` or the Python pipeline.
+    Tables,
+}
+
+impl Sink {
+    /// The command that writes this sink, as the manifest names it.
+    pub fn command(self) -> &'static str {
+        match self {
+            Sink::RecordIo => "run",
+            Sink::Tables => "preprocess",
+        }
+    }
+}
+
 /// The whole pipeline: read `input`, write RecordIO-protobuf splits, maps and the manifest to
 /// `store`.
 pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
+    run_to(Sink::RecordIo, input.into(), store, opts)
+}
+
+/// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
+/// and the manifest to `store`.
+pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
+    run_to(Sink::Tables, input.into(), store, opts)
+}
+
+/// The pipeline skeleton `run` and `preprocess` share: check the options, prepare the location,
+/// build the dataset, write the maps and the splits into `sink` concurrently, then the manifest.
+pub fn run_to(sink: Sink, input: RatingsSource, store: &dyn Store, opts: &Options) -> Result<Manifest> {
     opts.validate()?;
     let mut timer = Timer::start();
     let pool = opts.pool()?;
     let replaced = lifecycle::begin(store, opts.overwrite)?;
-    let input = input.into();
     let input_name = input.name();
     let ds = build_dataset(input, opts, &pool, &mut timer)?;
-    let dims = ds.index.dims();
     opts.set_stage("write");
-    opts.add_records_total(ds.rows.len() as u64);
+    if sink == Sink::RecordIo {
+        opts.add_records_total(ds.rows.len() as u64);
+    }
     // The maps and the three splits are independent: write them concurrently (each split's
     // records are also encoded in parallel), so file I/O overlaps with encoding.
     let groups = timer.stage("write", || {
@@ -542,9 +573,14 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
                 .map(|group| {
                     let files = match split_positions(&ds.split).iter().find(|(n, _)| *n == group) {
                         None => write_maps(store, &ds, &opts.cancel),
-                        Some((name, positions)) => ds
-                            .encode(positions)
-                            .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
+                        Some((name, positions)) => match sink {
+                            Sink::RecordIo => ds
+                                .encode(positions)
+                                .and_then(|enc| write_split_opts(store, name, &enc, opts, &pool)),
+                            Sink::Tables => {
+                                write_split_table(store, &ds, name, positions, opts).map(|e| vec![e])
+                            }
+                        },
                     };
                     (group.to_string(), files)
                 })
@@ -552,59 +588,11 @@ pub fn run(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -
         })
     });
     let mut files = collect_groups(groups)?;
-    timer.stage("write", || add_manifests(store, opts, &mut files))?;
-    let mut m = new_manifest("run", input_name, store, opts, dims, ds.counts(), files);
-    add_features(&mut m, &ds, opts);
-    m.bad_line_examples = ds.ratings.stats.examples.clone();
-    m.k_core_iterations = ds.k_core_iterations;
-    finish(store, m, &mut timer, opts, &replaced)
-}
-
-/// Stages 1-4: write the split CSVs (`customer,product,star_rating` in index space), the maps
-/// and the manifest to `store`.
-pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Options) -> Result<Manifest> {
-    opts.validate()?;
-    let mut timer = Timer::start();
-    let pool = opts.pool()?;
-    let replaced = lifecycle::begin(store, opts.overwrite)?;
-    let input = input.into();
-    let input_name = input.name();
-    let ds = build_dataset(input, opts, &pool, &mut timer)?;
-    opts.set_stage("write");
-    let groups = timer.stage("write", || {
-        pool.install(|| {
-            ["maps", "train", "validate", "test"]
-                .into_par_iter()
-                .map(|group| {
-                    let split = split_positions(&ds.split)
-                        .into_iter()
-                        .zip(preprocessed::SPLIT_FILES);
-                    let files = match split.clone().find(|((n, _), _)| *n == group) {
-                        None => write_maps(store, &ds, &opts.cancel),
-                        Some(((_, positions), (_, path))) => {
-                            let samples = ds.samples(positions);
-                            match &ds.features {
-                                None => write_table(store, &opts.cancel, path, &samples, opts.tables),
-                                Some(f) => {
-                                    let side = crate::features::tables::SideRows::of(&f.fitted, positions);
-                                    let pq = opts.tables == TableFormat::Parquet;
-                                    let path = crate::features::tables::table_path(path, pq);
-                                    write_object(store, &opts.cancel, &path, samples.len() as u64, |w| {
-                                        crate::features::tables::write(w, &samples, &side, &f.layout, pq)
-                                    })
-                                }
-                            }
-                            .map(|entry| vec![entry])
-                        }
-                    };
-                    (group.to_string(), files)
-                })
-                .collect::<Vec<_>>()
-        })
-    });
-    let files = collect_groups(groups)?;
+    if sink == Sink::RecordIo {
+        timer.stage("write", || add_manifests(store, opts, &mut files))?;
+    }
     let mut m = new_manifest(
-        "preprocess",
+        sink.command(),
         input_name,
         store,
         opts,
@@ -616,6 +604,30 @@ pub fn preprocess(input: impl Into<RatingsSource>, store: &dyn Store, opts: &Opt
     m.bad_line_examples = ds.ratings.stats.examples.clone();
     m.k_core_iterations = ds.k_core_iterations;
     finish(store, m, &mut timer, opts, &replaced)
+}
+
+/// The table of split `name` (rows `positions` of `ds`) for `preprocess`: CSV or Parquet, with
+/// the side columns when the run has side features.
+fn write_split_table(
+    store: &dyn Store,
+    ds: &Dataset,
+    name: &str,
+    positions: &[u32],
+    opts: &Options,
+) -> Result<FileEntry> {
+    let samples = ds.samples(positions);
+    let pq = opts.tables == TableFormat::Parquet;
+    let path = crate::format::names::split_table(name, false);
+    match &ds.features {
+        None => write_table(store, &opts.cancel, &path, &samples, opts.tables),
+        Some(f) => {
+            let side = crate::features::tables::SideRows::of(&f.fitted, positions);
+            let path = crate::features::tables::table_path(&path, pq);
+            write_object(store, &opts.cancel, &path, samples.len() as u64, |w| {
+                crate::features::tables::write(w, &samples, &side, &f.layout, pq)
+            })
+        }
+    }
 }
 
 /// Write one split table at `csv_path` (`train/train.csv`), or next to it as `.parquet`.
