@@ -24,7 +24,7 @@ fn check_output(
     opts.overwrite = if_exists == IfExists::Overwrite;
     let mut objects = None;
     let found = outputs::preflight(store, if_exists, out.dry_run, &mut || {
-        let input_objects = outputs::run_inputs(input, &*opts, s3)?;
+        let input_objects = outputs::run_inputs(input, s3, &opts.features, &opts.side_s3)?;
         objects = Some(input_objects.clone());
         Ok(RunKey {
             command: command.to_string(),
@@ -44,7 +44,7 @@ fn check_output(
     // whose message is the better one.
     opts.input_objects = match objects {
         Some(o) => o,
-        None => outputs::run_inputs(input, opts, s3).unwrap_or_default(),
+        None => outputs::run_inputs(input, s3, &opts.features, &opts.side_s3).unwrap_or_default(),
     };
     Ok(None)
 }

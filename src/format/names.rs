@@ -48,6 +48,26 @@ pub fn split_table(split: &str, parquet: bool) -> String {
     format!("{split}/{split}.{}", if parquet { "parquet" } else { "csv" })
 }
 
+/// The sort key that orders numbered file names naturally (`test_2` before `test_10`): runs of
+/// digits compare as numbers.
+pub fn natural_key(s: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut num: Option<u64> = None;
+    for ch in s.chars() {
+        if let Some(d) = ch.to_digit(10) {
+            num = Some(num.unwrap_or(0).saturating_mul(10).saturating_add(d as u64));
+        } else {
+            if let Some(n) = num.take() {
+                out.push((std::mem::take(&mut text), n));
+            }
+            text.push(ch);
+        }
+    }
+    out.push((text, num.unwrap_or(0)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +83,15 @@ mod tests {
         for (split, csv) in SPLIT_CSV {
             assert_eq!(split_table(split, false), csv);
         }
+    }
+
+    #[test]
+    fn natural_order_of_chunks() {
+        let mut v = vec!["t/test_10.protobuf", "t/test_2.protobuf", "t/test_1.protobuf"];
+        v.sort_by_key(|p| natural_key(p));
+        assert_eq!(
+            v,
+            vec!["t/test_1.protobuf", "t/test_2.protobuf", "t/test_10.protobuf"]
+        );
     }
 }

@@ -210,13 +210,14 @@ fn first_change(was: &Value, now: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// Everything a run of `opts` reads, as [`input_objects`] finds it: the input at `location` and
-/// the side tables (`--customer-features`, `--product-features`, reached with
-/// `opts.side_s3`), sorted. None for stdin, which cannot be compared.
+/// Everything a run reads, as [`input_objects`] finds it: the input at `locations` (reached with
+/// `s3`) and the side tables of `features` (`--customer-features`, `--product-features`, reached
+/// with `side_s3`), sorted. None for stdin, which cannot be compared.
 pub fn run_inputs(
     locations: &[Location],
-    opts: &crate::pipeline::Options,
     s3: &S3Options,
+    features: &crate::features::FeatureOptions,
+    side_s3: &S3Options,
 ) -> Result<Vec<InputObject>> {
     if locations.contains(&Location::Stdin) {
         return Ok(Vec::new());
@@ -233,9 +234,11 @@ pub fn run_inputs(
             _ => out.extend(input_objects(location, s3)?),
         }
     }
-    let f = &opts.features;
-    for table in [&f.customer_table, &f.product_table].into_iter().flatten() {
-        out.extend(input_objects(&Location::parse(table)?, &opts.side_s3)?);
+    for table in [&features.customer_table, &features.product_table]
+        .into_iter()
+        .flatten()
+    {
+        out.extend(input_objects(&Location::parse(table)?, side_s3)?);
     }
     out.sort();
     out.dedup();

@@ -137,39 +137,6 @@ pub fn list_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
         }
     }
     // Natural order for test_<i> chunks: by name with numbers compared as numbers.
-    out.sort_by_key(|p| natural_key(&p.to_string_lossy()));
+    out.sort_by_key(|p| crate::format::names::natural_key(&p.to_string_lossy()));
     Ok(out)
-}
-
-pub(crate) fn natural_key(s: &str) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    let mut text = String::new();
-    let mut num: Option<u64> = None;
-    for ch in s.chars() {
-        if let Some(d) = ch.to_digit(10) {
-            num = Some(num.unwrap_or(0).saturating_mul(10).saturating_add(d as u64));
-        } else {
-            if let Some(n) = num.take() {
-                out.push((std::mem::take(&mut text), n));
-            }
-            text.push(ch);
-        }
-    }
-    out.push((text, num.unwrap_or(0)));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn natural_order_of_chunks() {
-        let mut v = vec!["t/test_10.protobuf", "t/test_2.protobuf", "t/test_1.protobuf"];
-        v.sort_by_key(|p| natural_key(p));
-        assert_eq!(
-            v,
-            vec!["t/test_1.protobuf", "t/test_2.protobuf", "t/test_10.protobuf"]
-        );
-    }
 }

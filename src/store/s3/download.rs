@@ -189,7 +189,7 @@ impl S3Client {
                 ),
             ));
         }
-        rels.sort_by_key(|k| crate::tools::inspect::natural_key(k));
+        rels.sort_by_key(|k| crate::format::names::natural_key(k));
         Ok(rels.into_iter().map(|r| u.join(&r).to_string()).collect())
     }
 }
