@@ -88,7 +88,7 @@ impl BatchInput {
         let name = self.name;
         let mut r = BatchRatings::new(&name, opts);
         for batch in self.batches {
-            crate::interrupt::check()?;
+            opts.cancel.check()?;
             let batch = batch.map_err(|e| Error::bad_input(format!("{name}: cannot read a batch: {e}")))?;
             r.add(&batch, &name)?;
             if let Some(p) = progress {
