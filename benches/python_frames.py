@@ -22,7 +22,10 @@ from pathlib import Path
 
 COLUMNS = ["customer_id", "product_id", "product_title", "star_rating"]
 
-# One measurement per child process: `mode` in {run, polars, reader}; prints a JSON line.
+# One measurement per child process; prints a JSON line. Modes: run (the TSV file), polars (the
+# TSV read into a polars frame, then from_frame), reader (pyarrow's streaming CSV reader),
+# parquet (a RecordBatchReader over a Parquet copy's batches), parquet-only (those batches read
+# and dropped: the reader's own footprint).
 CHILD = r"""
 import json, resource, sys, time
 import fmprep
@@ -38,6 +41,18 @@ elif mode == "polars":
     load = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = fmprep.from_frame(df, out, threads=2)
+elif mode == "parquet":
+    import pyarrow as pa, pyarrow.parquet as pq
+    f = pq.ParquetFile(tsv.replace(".tsv", ".parquet"))
+    reader = pa.RecordBatchReader.from_batches(f.schema_arrow, f.iter_batches(batch_size=65536))
+    load = 0.0
+    m = fmprep.from_frame(reader, out, threads=2)
+elif mode == "parquet-only":
+    import pyarrow.parquet as pq
+    f = pq.ParquetFile(tsv.replace(".tsv", ".parquet"))
+    n = sum(b.num_rows for b in f.iter_batches(batch_size=65536))
+    load = 0.0
+    m = {"counts": {"valid": n}}
 else:
     import pyarrow as pa, pyarrow.csv as csv
     reader = csv.open_csv(
@@ -66,15 +81,24 @@ def main() -> None:
         subprocess.run(["fmprep", "synth", "--rows", str(rows), "--seed", "1", "--bad-line-rate", "0",
                         "--output", str(tmp)], check=True, stdout=subprocess.DEVNULL)
         tmp.rename(tsv)
+    parquet = tsv.with_suffix(".parquet")
+    if not parquet.exists():
+        # In a child: a parent that held the frame would pass its peak RSS on to the children
+        # it forks afterwards (Linux keeps ru_maxrss across fork and exec).
+        code = (
+            "import sys, polars as pl; pl.read_csv(sys.argv[1], separator='\\t', quote_char=None, "
+            f"columns={COLUMNS!r}, infer_schema=False).write_parquet(sys.argv[2], row_group_size=65536)"
+        )
+        subprocess.run([sys.executable, "-c", code, str(tsv), str(parquet)], check=True)
     results = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        for mode in ("run", "polars", "reader"):
+        for mode in ("run", "polars", "reader", "parquet", "parquet-only"):
             out = Path(tmpdir) / mode
             done = subprocess.run([sys.executable, "-c", CHILD, mode, str(tsv), str(out)],
                                   check=True, capture_output=True, text=True)
             results.append(json.loads(done.stdout.splitlines()[-1]))
         same = len({tuple(sorted(p.read_bytes() for p in (Path(tmpdir) / m).rglob("*.protobuf")))
-                     for m in ("run", "polars", "reader")}) == 1
+                     for m in ("run", "polars", "reader", "parquet")}) == 1
     size_mb = tsv.stat().st_size / 1e6
     for r in results:
         r["input_mb"] = round(size_mb)

@@ -3,7 +3,7 @@
 Keyword options are the command line's long flags in snake_case (``min_customer_ratings=5`` is
 ``--min-customer-ratings 5``). They become command-line arguments that the native module parses
 with the CLI's own parser and turns into library options with the CLI's own code, so defaults,
-checks, messages and the ``FMPREP_*`` environment variables and ``--config`` file are exactly
+checks, messages, the ``FMPREP_*`` environment variables and the ``config=`` file are exactly
 those of the command. Values: ``True`` gives the bare flag, ``False`` and ``None`` leave it out,
 a list or tuple is joined with commas (``split=(0.6, 0.2, 0.2)``), anything else is ``str()``-ed.
 
