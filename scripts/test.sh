@@ -42,6 +42,7 @@ if [ -d python ]; then
   # crates compiled above; `pip wheel ./python` and `pip install ./python` make release wheels.
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'maturin>=1.16,<1.17' pytest polars \
     'pandas>=2.2' pyarrow
+  cargo test --quiet -p fmprep-python
   wheel_dir="$target_dir/python-test-wheel"
   rm -rf "$wheel_dir"
   "$venv/bin/maturin" build --quiet --profile dev -m python/Cargo.toml --out "$wheel_dir"

@@ -103,6 +103,53 @@ def test_logs_go_to_the_fmprep_logger(fmprep_pkg, tmp_path: Path, caplog) -> Non
     assert any(r.levelno == logging.WARNING for r in caplog.records if r.name == "fmprep")
 
 
+def test_config_file_supplies_defaults(fmprep_pkg, tmp_path: Path) -> None:
+    config = tmp_path / "fmprep.toml"
+    config.write_text("seed = 21\n[run]\nmin-product-ratings = 3\n")
+    manifest = fmprep_pkg.run(SAMPLE, tmp_path / "out", config=config, min_customer_ratings=2)
+    assert manifest["seed"] == 21
+    assert manifest["options"]["filter"] == {"min_customer_ratings": 2, "min_product_ratings": 3}
+
+
+class Wait(logging.Handler):
+    """Sets ``seen`` when a record whose message contains ``text`` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+def test_progress_only_when_asked(fmprep_pkg, clean_tsv: Path, tmp_path: Path, monkeypatch) -> None:
+    """With progress=True a progress line reaches the logger while the run waits for it; without,
+    none comes in a run that waits for longer than the interval (0.01 s) several times."""
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
+    monkeypatch.setenv("FMPREP_PROGRESS_SECONDS", "0.01")
+    table = pl.read_csv(clean_tsv, separator="\t", quote_char=None, infer_schema=False).to_arrow()
+    log = logging.getLogger("fmprep")
+    for asked in (True, False):
+        handler = Wait("progress: ")
+        log.addHandler(handler)
+        old_level = log.level
+        log.setLevel(logging.INFO)
+        try:
+            started, go = threading.Event(), threading.Event()
+            # Asked: the rest of the frame once a progress line was logged. Not asked: after 0.2 s,
+            # twenty intervals, in which a progress line would have come.
+            wait = 60 if asked else 0.2
+            then = lambda: (handler.seen.wait(wait), go.set())  # noqa: E731
+            fmprep_pkg.from_frame(slow_reader(pa, table, started, go, then), tmp_path / f"out-{asked}",
+                                  progress=asked)
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(old_level)
+        assert handler.seen.is_set() == asked
+
+
 # --- errors: each class from a real failure ---------------------------------------------------
 
 
