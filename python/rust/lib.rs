@@ -58,7 +58,24 @@ fn command(
             frame,
         };
         let args = std::iter::once(OsString::from("fmprep")).chain(argv.into_iter().map(OsString::from));
-        fmprep::cli::execute_with(args.collect(), hooks)
+        // A panic is a bug: it becomes InternalError (exit code 1), as the command reports it,
+        // instead of tearing down the watching thread.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fmprep::cli::execute_with(args.collect(), hooks)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(fmprep::cli::Failure {
+                code: 1,
+                message: format!(
+                    "internal error (a bug, please report it): {}",
+                    what.replace('\n', " ")
+                ),
+                kind: Some(fmprep::ErrorKind::Internal),
+            })
+        })
     })?;
     match result {
         Ok(line) => Ok(line.unwrap_or_else(|| "null".into())),
