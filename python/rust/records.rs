@@ -12,7 +12,7 @@ use arrow_array::builder::{Float32Builder, ListBuilder, UInt64Builder};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use fmprep::recordio::{FmRecord, RecordReader};
+use fmprep::format::recordio::{FmRecord, RecordReader};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
@@ -92,7 +92,7 @@ impl Batches {
 /// Decode every record of the RecordIO files at `path` (a file, a directory of `*.protobuf`
 /// files, an `s3://` key or prefix, as `fmprep inspect` finds them), in file order.
 pub fn read(path: &str, s3: &fmprep::S3Options) -> fmprep::Result<(Vec<String>, Vec<RecordBatch>)> {
-    let files = fmprep::inspect::list_locations(&fmprep::Location::parse(path)?, s3)?;
+    let files = fmprep::tools::inspect::list_locations(&fmprep::Location::parse(path)?, s3)?;
     let mut names = Vec::with_capacity(files.len());
     let mut out = Batches::new();
     for f in &files {
