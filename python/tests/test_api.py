@@ -72,6 +72,7 @@ def test_inspect_and_read_recordio_round_trip(fmprep_pkg, binary_run: Path) -> N
     manifest = json.loads((binary_run / "manifest.json").read_text())
     assert n == manifest["counts"]["train"] > 0
     assert len(summary["head"]) == 3
+    assert fmprep_pkg.inspect(train)["head"] == []
 
     records = fmprep_pkg.read_recordio(train)
     assert len(records) == n and records.files == [str(train)]

@@ -155,7 +155,9 @@ def inspect(path: Inputs, head: int = 0, **options: Any) -> Dict[str, Any]:
         BadInputError: on a framing error (the file is not RecordIO-protobuf or is truncated).
     """
     argv = ["inspect", *_inputs(path), "--head", str(head), *_flags(options)]
-    return _call(argv, cancel=None, progress=False)
+    summary = _call(argv, cancel=None, progress=False)
+    summary.setdefault("head", [])  # the command prints no records for head=0
+    return summary
 
 
 def explore(input: Inputs, **options: Any) -> Dict[str, Any]:
