@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test: Rust (unit, integration, doc, S3 against an in-process
-# server), the Python Airflow package against the real binary, and the container image (built
-# and run as a SageMaker Processing job; skipped loudly without docker unless
-# FMPREP_REQUIRE_DOCKER=1).
+# server), the Python package (its wheel, API, command and Airflow tasks) against the real
+# binary, and the container image (built and run as a SageMaker Processing job; skipped loudly
+# without docker unless FMPREP_REQUIRE_DOCKER=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,8 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 bash scripts/setup.sh
 
 # The Python test dependencies live in one venv: moto (a second S3 implementation, run as a
-# server by tests/s3), then pytest for the Airflow package below.
+# server by tests/s3 and the Airflow tests), then maturin, pytest, polars, pandas and pyarrow for
+# the Python package below.
 venv="${FMPREP_TEST_VENV:-$HOME/.cache/fmprep-test-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -34,11 +35,22 @@ cargo test --doc
 cargo run --quiet --example cancel -- 200000
 
 if [ -d python ]; then
-  echo "== python: fmprep_airflow against the real binary"
+  echo "== python: the fmprep wheel (command, API, frames, Airflow tasks) and fmprep_airflow"
   # The debug binary that `cargo test` just built: small inputs, and no second (release) build.
   cargo build --bin fmprep
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pytest ./python
-  FMPREP_BIN="$target_dir/debug/fmprep" "$venv/bin/python" -m pytest python/tests -q
+  # The wheel is built once, in the dev profile and into the same target dir, so it reuses the
+  # crates compiled above; `pip wheel ./python` and `pip install ./python` make release wheels.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'maturin>=1.16,<1.17' pytest polars \
+    'pandas>=2.2' pyarrow
+  cargo test --quiet -p fmprep-python
+  wheel_dir="$target_dir/python-test-wheel"
+  rm -rf "$wheel_dir"
+  "$venv/bin/maturin" build --quiet --profile dev -m python/Cargo.toml --out "$wheel_dir"
+  wheel="$(ls "$wheel_dir"/fmprep-*.whl)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+  # Away from python/src so that `import fmprep` is the installed package, not the sources.
+  (cd python/tests && FMPREP_BIN="$target_dir/debug/fmprep" FMPREP_WHEEL="$wheel" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider .)
 fi
 
 echo "== container: the image, run as a SageMaker Processing job"

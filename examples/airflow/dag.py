@@ -1,9 +1,10 @@
 """Example DAG: Amazon reviews -> fmprep preprocess -> fmprep prepare -> SageMaker FM training.
 
 Requirements on the Airflow workers:
-  * ``pip install ./python`` from the fmprep repository (package ``fmprep_airflow``, stdlib only);
-  * the ``fmprep`` binary on PATH, or ``FMPREP_BIN`` set to its path;
-  * AWS credentials visible to child processes the standard way (instance profile, or
+  * the ``fmprep`` wheel (``pip install ./python`` from the fmprep repository, or the wheel
+    ``pip wheel ./python`` made, e.g. from MWAA's requirements.txt: docs/python.md); no binary
+    and no Rust toolchain are needed on the workers;
+  * AWS credentials the standard way (instance profile, or
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_REGION``), since fmprep reads and
     writes S3 itself;
   * ``apache-airflow-providers-amazon`` for ``SageMakerTrainingOperator``.
@@ -20,7 +21,7 @@ from airflow import DAG
 from airflow.operators.python import PythonOperator
 from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
 
-from fmprep_airflow import prepare, preprocess
+from fmprep.airflow import prepare, preprocess
 
 # --- settings to adapt ---------------------------------------------------------------------
 BUCKET = "my-ml-bucket"
@@ -99,7 +100,8 @@ with DAG(
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ) as dag:
     # execution_timeout is enforced inside the callable: on expiry Airflow raises
-    # AirflowTaskTimeout, and fmprep_airflow stops the fmprep child before it propagates.
+    # AirflowTaskTimeout, and fmprep.airflow cancels the run (staged files removed, no manifest)
+    # before it propagates.
     preprocess_task = PythonOperator(
         task_id="preprocessing",
         python_callable=preprocess,

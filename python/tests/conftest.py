@@ -91,3 +91,67 @@ def fake_fmprep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScriptFactor
         return script
 
     return make
+
+
+# --- the fmprep wheel ---------------------------------------------------------------------------
+#
+# The tests of the ``fmprep`` package (``test_api.py``, ``test_frames.py``, ``test_wheel.py``,
+# ``test_command.py``, ``test_airflow_native.py``) import the installed package. scripts/test.sh
+# builds the wheel once and installs it into the test venv; ``$FMPREP_WHEEL`` names that wheel
+# for the fresh-venv test. Without the package those tests are skipped, except under CI.
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data-samples" / "reviews_sample.tsv.gz"
+
+
+def _require(what: str, reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}: {reason}; CI must provide it")
+    pytest.skip(f"{what}: {reason}")
+
+
+@pytest.fixture(scope="session")
+def fmprep_pkg():
+    """The installed ``fmprep`` package (skipped, or failed under CI, when it is not)."""
+    try:
+        import fmprep
+    except ImportError as e:
+        _require("the fmprep package", f"not importable ({e}); build it with scripts/test.sh")
+    return fmprep
+
+
+@pytest.fixture(scope="session")
+def fmprep_wheel() -> Path:
+    """The wheel scripts/test.sh built (``$FMPREP_WHEEL``)."""
+    configured = os.environ.get("FMPREP_WHEEL")
+    if not configured or not Path(configured).is_file():
+        _require("the fmprep wheel", f"FMPREP_WHEEL={configured!r} is not a file")
+    return Path(configured)
+
+
+@pytest.fixture(scope="session")
+def clean_tsv(real_fmprep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 synthetic reviews without malformed lines, plain TSV: the same rows read as a file
+    and as a frame must give the same bytes."""
+    out = tmp_path_factory.mktemp("clean") / "clean.tsv"
+    subprocess.run(
+        [str(real_fmprep), "synth", "--rows", "20000", "--seed", "3", "--bad-line-rate", "0",
+         "--output", str(out)],
+        check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=120,
+    )
+    return out
+
+
+def data_files(out_dir: Path) -> dict:
+    """Every file of a run's output except the manifest (its timings and paths differ between
+    runs), by relative path, as bytes."""
+    files = {}
+    for p in sorted(out_dir.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            files[str(p.relative_to(out_dir))] = p.read_bytes()
+    return files
+
+
+def staged_leftovers(out_dir: Path) -> list:
+    """Staged (unfinished) files left under ``out_dir``."""
+    return [str(p) for p in out_dir.rglob("*") if ".fmprep-tmp" in p.name] if out_dir.exists() else []

@@ -104,7 +104,9 @@ pub fn run(a: InspectArgs, cancel: &crate::cancel::Cancel) -> anyhow::Result<Opt
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for line in &head {
-        writeln!(out, "{line}")?;
+        if !super::embedded::capture_stdout(line) {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(Some(summary.to_string()))
 }

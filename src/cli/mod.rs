@@ -8,6 +8,7 @@
 
 mod config;
 mod data;
+mod embedded;
 mod encode;
 mod explore;
 mod features;
@@ -17,6 +18,8 @@ mod pipeline;
 mod signals;
 mod synth;
 mod ui;
+
+pub use embedded::{execute_with, Hooks, LogSink};
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -204,7 +204,10 @@ pub fn run(a: RunArgs, mode: Mode, cancel: &crate::cancel::Cancel) -> anyhow::Re
         return Ok(Some(line));
     }
     // The library decides how to read the input; its messages already name it.
-    let mut source = crate::source::open_ratings_all(&locations, &s3)?;
+    let mut source = match super::embedded::take_frame() {
+        Some(frame) => frame,
+        None => crate::source::open_ratings_all(&locations, &s3)?,
+    };
     if a.output.dry_run {
         let mut read = opts.read.clone();
         read.read_times |= opts.split_mode == crate::stages::split::SplitMode::HoldoutLast;

@@ -69,6 +69,11 @@ fn to_stderr(line: std::fmt::Arguments<'_>) {
 }
 
 fn emit(level: u8, name: &str, msg: &str) {
+    // Embedded (the Python package): every line goes to the host, whose logging filters levels.
+    if let Some(sink) = super::embedded::log_sink() {
+        sink(level, msg);
+        return;
+    }
     if LEVEL.load(Ordering::Relaxed) < level {
         return;
     }
@@ -119,7 +124,8 @@ fn mb(bytes: u64) -> String {
 }
 
 /// Shows progress of a run until dropped: bars on a terminal, a log line every
-/// `FMPREP_PROGRESS_SECONDS` (default 10) otherwise. Nothing with `-q`.
+/// `FMPREP_PROGRESS_SECONDS` (default 10) otherwise. Nothing with `-q`; embedded, only when the
+/// host asked for progress, its log lines going to the host.
 pub struct Watcher {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -129,11 +135,18 @@ impl Watcher {
     pub fn start(progress: Arc<Progress>) -> Watcher {
         *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&progress));
         let stop = Arc::new(AtomicBool::new(false));
-        let level = LEVEL.load(Ordering::Relaxed);
+        let show = match super::embedded::progress() {
+            Some(asked) => asked,
+            None => LEVEL.load(Ordering::Relaxed) >= 2,
+        };
         let bars = std::io::stderr().is_terminal() && !JSON.load(Ordering::Relaxed);
-        let thread = (level >= 2).then(|| {
+        let sink = super::embedded::log_sink();
+        let thread = show.then(|| {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
+                if let Some(sink) = sink {
+                    super::embedded::adopt(sink);
+                }
                 if bars {
                     draw_bars(&progress, &stop)
                 } else {

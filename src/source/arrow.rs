@@ -11,8 +11,8 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, DataType, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
 use crate::model::{parse_time, BadKind, KeyRef, Ratings, RatingsBuilder};
@@ -51,6 +51,52 @@ where
         r.add(&batch, name)?;
     }
     r.finish()
+}
+
+/// A stream of record batches to read ratings from, one batch at a time (so that memory grows
+/// with the kept rows, not with the stream): the input of
+/// [`RatingsSource::Arrow`](crate::source::RatingsSource::Arrow). Any [`RecordBatchReader`] will
+/// do, e.g. an `ArrowArrayStreamReader` over a stream exported by polars, pandas or pyarrow.
+pub struct BatchInput {
+    /// The input as named in messages and the manifest.
+    pub name: String,
+    schema: SchemaRef,
+    batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>,
+}
+
+impl BatchInput {
+    /// The batches of `reader`, the input called `name` in messages.
+    pub fn new(name: impl Into<String>, reader: impl RecordBatchReader + Send + 'static) -> Self {
+        BatchInput {
+            name: name.into(),
+            schema: reader.schema(),
+            batches: Box::new(reader),
+        }
+    }
+
+    /// The column names of the stream's schema.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    /// Read the ratings, counting rows into `progress` (its `lines`) as batches arrive.
+    ///
+    /// The schema is checked for the required columns before the first batch is pulled, so a
+    /// wrong column name fails without consuming the stream.
+    pub fn read(self, opts: &ReadOptions, progress: Option<&crate::progress::Progress>) -> Result<Ratings> {
+        check_columns(&self.columns(), opts, &self.name)?;
+        let name = self.name;
+        let mut r = BatchRatings::new(&name, opts);
+        for batch in self.batches {
+            opts.cancel.check()?;
+            let batch = batch.map_err(|e| Error::bad_input(format!("{name}: cannot read a batch: {e}")))?;
+            r.add(&batch, &name)?;
+            if let Some(p) = progress {
+                crate::progress::Progress::add(&p.lines, batch.num_rows() as u64);
+            }
+        }
+        r.finish()
+    }
 }
 
 /// Ratings accumulated batch by batch, for inputs made of several parts (the files of a Parquet
@@ -504,5 +550,43 @@ mod tests {
         );
         let err = ratings_from_batches([Err::<RecordBatch, _>("boom")], "frame", &opts).unwrap_err();
         assert_eq!(err.message(), "frame: cannot read a batch: boom");
+    }
+
+    #[test]
+    fn a_batch_input_checks_the_schema_before_the_first_batch() {
+        use arrow_array::RecordBatchIterator;
+        let a = batch(
+            vec![Some("c1"), Some("c2")],
+            vec![Some("p1"), None],
+            vec![5.0, 4.0],
+        );
+        let schema = a.schema();
+        let input = BatchInput::new(
+            "frame",
+            RecordBatchIterator::new([Ok(a.clone()), Ok(a)], schema.clone()),
+        );
+        assert_eq!(input.columns(), ["customer_id", "product_id", "star_rating"]);
+        let progress = crate::progress::Progress::new();
+        let lenient = ReadOptions {
+            max_bad_lines: BadLineLimit::Count(5),
+            ..ReadOptions::default()
+        };
+        let r = input.read(&lenient, Some(&progress)).unwrap();
+        assert_eq!((r.stats.input_lines, r.stats.valid), (4, 2));
+        assert_eq!(crate::progress::Progress::get(&progress.lines), 4);
+
+        // A wrong column name fails on the schema alone: the failing batch is never pulled.
+        let opts = ReadOptions {
+            columns: crate::source::ColumnNames {
+                rating: "stars".into(),
+                ..Default::default()
+            },
+            ..ReadOptions::default()
+        };
+        let failing = std::iter::once(Err(ArrowError::ComputeError("pulled".into())));
+        let err = BatchInput::new("frame", RecordBatchIterator::new(failing, schema))
+            .read(&opts, None)
+            .unwrap_err();
+        assert!(err.message().starts_with("frame: no column stars"), "{err}");
     }
 }

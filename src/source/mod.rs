@@ -44,6 +44,10 @@ pub enum RatingsSource {
     /// A Parquet file or dataset, local or on S3 ([`parquet`]).
     #[cfg(feature = "parquet")]
     Parquet(parquet::ParquetInput),
+    /// Arrow record batches already in memory or streamed by another library (a DataFrame
+    /// handed over through the Arrow C stream interface), read batch by batch ([`arrow`]).
+    #[cfg(feature = "arrow")]
+    Arrow(arrow::BatchInput),
 }
 
 impl From<Input> for RatingsSource {
@@ -80,6 +84,8 @@ impl RatingsSource {
             RatingsSource::Text(i) => i.name.clone(),
             #[cfg(feature = "parquet")]
             RatingsSource::Parquet(p) => p.name.clone(),
+            #[cfg(feature = "arrow")]
+            RatingsSource::Arrow(b) => b.name.clone(),
         }
     }
 
@@ -89,6 +95,8 @@ impl RatingsSource {
             RatingsSource::Text(i) => format!("{:?}", i.compression),
             #[cfg(feature = "parquet")]
             RatingsSource::Parquet(_) => "Parquet".to_string(),
+            #[cfg(feature = "arrow")]
+            RatingsSource::Arrow(_) => "Arrow batches".to_string(),
         }
     }
 
@@ -98,6 +106,8 @@ impl RatingsSource {
             RatingsSource::Text(i) => i.progress(),
             #[cfg(feature = "parquet")]
             RatingsSource::Parquet(_) => Progress::new(),
+            #[cfg(feature = "arrow")]
+            RatingsSource::Arrow(_) => Progress::new(),
         }
     }
 
@@ -126,6 +136,19 @@ impl RatingsSource {
                 files: Some(p.files.len()),
                 columns: p.check_columns(read)?,
             }),
+            #[cfg(feature = "arrow")]
+            RatingsSource::Arrow(b) => {
+                let columns = b.columns();
+                arrow::check_columns(&columns, read, &b.name)?;
+                Ok(InputCheck {
+                    input: b.name.clone(),
+                    format: Some("arrow"),
+                    compression: None,
+                    input_bytes: None,
+                    files: None,
+                    columns,
+                })
+            }
         }
     }
 
@@ -141,6 +164,8 @@ impl RatingsSource {
             RatingsSource::Text(input) => tsv::read_ratings(input, read, pool, progress),
             #[cfg(feature = "parquet")]
             RatingsSource::Parquet(p) => p.read(read),
+            #[cfg(feature = "arrow")]
+            RatingsSource::Arrow(b) => b.read(read, progress),
         }
     }
 }
