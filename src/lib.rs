@@ -22,6 +22,9 @@
 //! | RecordIO | [`format::recordio`] | framed records |
 //! | output | [`outputs`] (checked first), [`format::write`] into a [`store`], [`format::shards`] (`--train-shards`) | files named by [`format::names`], [`format::manifest`] last, stale files removed |
 //!
+//! [`distributed`] holds the same stages' kernels on Arrow batches for a distributed job (the
+//! Spark job of the Python package).
+//!
 //! [`pipeline`] strings them together as the `run`, `preprocess` and `prepare` commands, with a
 //! [`cancel::Cancel`] token in its options; [`format::preprocessed`] owns the tables `preprocess`
 //! writes and `prepare` reads back. Beside the pipeline, in [`tools`]: `explore` and `plot` (the
@@ -54,6 +57,8 @@
 pub mod cancel;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "arrow")]
+pub mod distributed;
 pub mod error;
 pub mod features;
 pub mod format;

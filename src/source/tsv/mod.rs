@@ -21,6 +21,7 @@
 //! | chunks of whole lines, the reader thread | `chunks.rs` |
 //! | splitting and checking lines (SIMD), on the pool | `scan.rs` |
 //! | merging chunks in order into a [`RatingsBuilder`](crate::model::RatingsBuilder) | `merge.rs` |
+//! | or: rows kept apart with line numbers, for distributed jobs | [`rows`] |
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ mod many;
 mod merge;
 #[cfg(test)]
 mod props;
+pub mod rows;
 mod scan;
 
 use chunks::ChunkReader;
