@@ -10,6 +10,7 @@ mod errors;
 mod frame;
 mod records;
 mod runner;
+mod spark;
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -115,5 +116,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_recordio, m)?)?;
     m.add_class::<records::Records>()?;
     m.add_class::<runner::CancelToken>()?;
+    spark::register(m)?;
     Ok(())
 }
