@@ -43,6 +43,14 @@ if [ -d python ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'maturin>=1.16,<1.17' pytest polars \
     'pandas>=2.2' pyarrow
   cargo test --quiet -p fmprep-python
+  # fmprep.spark's tests (python/tests/test_spark.py) run pyspark in local mode on Java 17;
+  # a fresh machine gets both here (pip caches pyspark's ~300 MB under ~/.cache/pip).
+  if ! command -v java >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyspark>=4.0,<4.4'
+  export PYSPARK_PYTHON="$venv/bin/python" PYSPARK_DRIVER_PYTHON="$venv/bin/python"
   wheel_dir="$target_dir/python-test-wheel"
   rm -rf "$wheel_dir"
   "$venv/bin/maturin" build --quiet --profile dev -m python/Cargo.toml --out "$wheel_dir"

@@ -26,6 +26,7 @@ use crate::source::decompress::Input;
 use crate::source::tsv::rows::{read_rows, FileRows};
 use crate::source::ReadOptions;
 use crate::stages::index::Dims;
+use crate::stages::split::hash::row_key;
 
 /// Bits of a [`position`] that hold the line number: 2^40 lines (a trillion) per file, 2^23
 /// files (8 million), and the packed value stays a non-negative `i64`.
@@ -44,9 +45,16 @@ pub fn position(file: u32, line: u64) -> Result<i64> {
     Ok(((file as i64) << LINE_BITS) | line as i64)
 }
 
+/// The `--shuffle hash` key of a row ([`row_key`]) as an `i64` that sorts as the unsigned key
+/// does (the top bit flipped): engines without unsigned 64-bit integers (Spark) sort by it.
+pub fn split_key(seed: u64, customer_id: &[u8], product_id: &[u8]) -> i64 {
+    (row_key(seed, customer_id, product_id) ^ (1 << 63)) as i64
+}
+
 /// The schema of [`parse_file`]'s batches: `customer_id` and `product_id` (UTF-8, as in the
 /// input), `rating` (the label value, e.g. `5.0`), `product_title` (the raw bytes: titles are
-/// copied into the product map byte for byte, valid UTF-8 or not) and `pos` ([`position`]).
+/// copied into the product map byte for byte, valid UTF-8 or not), `pos` ([`position`]) and
+/// `key` ([`split_key`]).
 pub fn rows_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("customer_id", DataType::Utf8, false),
@@ -54,10 +62,12 @@ pub fn rows_schema() -> SchemaRef {
         Field::new("rating", DataType::Float32, false),
         Field::new("product_title", DataType::Binary, false),
         Field::new("pos", DataType::Int64, false),
+        Field::new("key", DataType::Int64, false),
     ]))
 }
 
-/// Parse the text file `input` (file number `file` of the job's input) with fmprep's reader and
+/// Parse the text file `input` (file number `file` of the job's input) with fmprep's reader, keys
+/// for `--shuffle hash --seed seed`, and
 /// hand its valid rows to `each` as batches of at most `batch_rows` rows ([`rows_schema`]), in
 /// line order. Returns the file's header and counters; the bad-line limit is the caller's to
 /// check on the totals over all files (a fraction is of all lines).
@@ -67,6 +77,7 @@ pub fn rows_schema() -> SchemaRef {
 pub fn parse_file(
     input: Input,
     file: u32,
+    seed: u64,
     opts: &ReadOptions,
     batch_rows: usize,
     each: &mut dyn FnMut(RecordBatch) -> Result<()>,
@@ -75,12 +86,14 @@ pub fn parse_file(
     let mut out = Batcher::new(batch_rows);
     let read = read_rows(input, opts, &mut |chunk| {
         for r in &chunk.rows {
+            let (c, p) = (chunk.bytes(r.customer), chunk.bytes(r.product));
             out.push(
-                chunk.bytes(r.customer),
-                chunk.bytes(r.product),
+                c,
+                p,
                 r.half_steps as f32 / 2.0,
                 chunk.bytes(r.title),
                 position(file, r.line)?,
+                split_key(seed, c, p),
             );
             if out.len == batch_rows {
                 each(out.finish()?)?;
@@ -101,6 +114,7 @@ struct Batcher {
     rating: Float32Builder,
     title: BinaryBuilder,
     pos: Int64Builder,
+    key: Int64Builder,
     len: usize,
     cap: usize,
 }
@@ -113,12 +127,13 @@ impl Batcher {
             rating: Float32Builder::with_capacity(cap),
             title: BinaryBuilder::with_capacity(cap, cap * 48),
             pos: Int64Builder::with_capacity(cap),
+            key: Int64Builder::with_capacity(cap),
             len: 0,
             cap,
         }
     }
 
-    fn push(&mut self, customer: &[u8], product: &[u8], rating: f32, title: &[u8], pos: i64) {
+    fn push(&mut self, customer: &[u8], product: &[u8], rating: f32, title: &[u8], pos: i64, key: i64) {
         // The reader let only UTF-8 ids through (`invalid_utf8_id` otherwise).
         self.customer
             .append_value(std::str::from_utf8(customer).expect("ids are checked UTF-8"));
@@ -127,6 +142,7 @@ impl Batcher {
         self.rating.append_value(rating);
         self.title.append_value(title);
         self.pos.append_value(pos);
+        self.key.append_value(key);
         self.len += 1;
     }
 
@@ -137,6 +153,7 @@ impl Batcher {
             Arc::new(self.rating.finish()),
             Arc::new(self.title.finish()),
             Arc::new(self.pos.finish()),
+            Arc::new(self.key.finish()),
         ];
         *self = Batcher::new(self.cap);
         RecordBatch::try_new(rows_schema(), columns)
@@ -308,7 +325,7 @@ mod tests {
             US\tc2\tp2\tT2\tfive\n\
             US\tc3\tp1\tT3\t2\n";
         let mut batches = Vec::new();
-        let read = parse_file(input(text), 3, &ReadOptions::default(), 1, &mut |b| {
+        let read = parse_file(input(text), 3, 42, &ReadOptions::default(), 1, &mut |b| {
             batches.push(b);
             Ok(())
         })
@@ -330,6 +347,18 @@ mod tests {
             b.column(4).as_primitive::<Int64Type>().value(0),
             (3 << LINE_BITS) | 4
         );
+    }
+
+    #[test]
+    fn split_keys_sort_as_unsigned_keys() {
+        let rows: Vec<(String, String)> = (0..200)
+            .map(|i| (format!("c{i}"), format!("p{}", i % 13)))
+            .collect();
+        let mut by_u64: Vec<usize> = (0..rows.len()).collect();
+        by_u64.sort_by_key(|&i| row_key(9, rows[i].0.as_bytes(), rows[i].1.as_bytes()));
+        let mut by_i64: Vec<usize> = (0..rows.len()).collect();
+        by_i64.sort_by_key(|&i| split_key(9, rows[i].0.as_bytes(), rows[i].1.as_bytes()));
+        assert_eq!(by_u64, by_i64);
     }
 
     #[test]

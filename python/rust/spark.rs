@@ -88,7 +88,10 @@ fn read_options(json: &str) -> fmprep::Result<ReadOptions> {
     let mut o = ReadOptions::default();
     let bad = |k: &str| fmprep::Error::usage(format!("reader option {k}: wrong type or value"));
     if let Some(d) = v.get("delimiter") {
-        let d = d.as_str().filter(|d| d.len() == 1).ok_or_else(|| bad("delimiter"))?;
+        let d = d
+            .as_str()
+            .filter(|d| d.len() == 1)
+            .ok_or_else(|| bad("delimiter"))?;
         o.delimiter = d.as_bytes()[0];
     }
     if let Some(n) = v.get("max_line_bytes") {
@@ -117,16 +120,19 @@ fn read_options(json: &str) -> fmprep::Result<ReadOptions> {
     Ok(o)
 }
 
-/// Parse the text file `path` (number `file` of the input) with fmprep's reader. Returns the
+/// Parse the text file `path` (number `file` of the input) with fmprep's reader, split keys for
+/// `seed` (`--shuffle hash`). Returns the
 /// valid rows ([`ParsedRows`], schema of [`distributed::rows_schema`]) and the file's counters
 /// as JSON: `header`, `input_lines`, `blank_lines`, `bad_lines` (per kind), `valid` and
 /// `examples` (the first bad lines, each with `line`, `kind`, `detail`, `file`).
 #[pyfunction]
-#[pyo3(signature = (path, file, options = String::from("{}"), batch_rows = 65536, region = None, endpoint_url = None))]
+#[pyo3(signature = (path, file, seed, options = String::from("{}"), batch_rows = 65536, region = None, endpoint_url = None))]
+#[allow(clippy::too_many_arguments)] // the Python keyword arguments, one each
 fn spark_parse_file(
     py: Python<'_>,
     path: String,
     file: u32,
+    seed: u64,
     options: String,
     batch_rows: usize,
     region: Option<String>,
@@ -137,7 +143,7 @@ fn spark_parse_file(
         let opts = read_options(&options)?;
         let input = fmprep::open_input_spec(&path, &s3)?;
         let mut batches = Vec::new();
-        let read = distributed::parse_file(input, file, &opts, batch_rows, &mut |b| {
+        let read = distributed::parse_file(input, file, seed, &opts, batch_rows, &mut |b| {
             batches.push(b);
             Ok(())
         })?;
@@ -200,7 +206,11 @@ fn spark_write_records(
         n_products,
     };
     if !path_template.contains("{}") {
-        return Err(errors::to_py(py, 2, "path_template needs a {} for the file number"));
+        return Err(errors::to_py(
+            py,
+            2,
+            "path_template needs a {} for the file number",
+        ));
     }
     let fail = |py: Python<'_>, e: fmprep::Error| errors::from_lib(py, &e);
     // Batches come from the Python iterator behind the stream, which needs the GIL; encoding is
@@ -227,8 +237,12 @@ fn spark_write_records(
             let len = room.min(batch.num_rows() - start);
             buf.clear();
             distributed::encode_batch(&batch.slice(start, len), dims, &mut buf).map_err(|e| fail(py, e))?;
-            w.write_all(&buf)
-                .map_err(|e| fail(py, fmprep::Error::new(fmprep::ErrorKind::Io, format!("writing records: {e}"))))?;
+            w.write_all(&buf).map_err(|e| {
+                fail(
+                    py,
+                    fmprep::Error::new(fmprep::ErrorKind::Io, format!("writing records: {e}")),
+                )
+            })?;
             *n += len as u64;
             start += len;
             if chunk_records > 0 && *n == chunk_records {
@@ -262,7 +276,10 @@ fn spark_write_object(
         let chunk = chunk?;
         let bytes = chunk.cast::<PyBytes>()?;
         w.write_all(bytes.as_bytes()).map_err(|e| {
-            errors::from_lib(py, &fmprep::Error::new(fmprep::ErrorKind::Io, format!("writing {path}: {e}")))
+            errors::from_lib(
+                py,
+                &fmprep::Error::new(fmprep::ErrorKind::Io, format!("writing {path}: {e}")),
+            )
         })?;
     }
     w.commit().map_err(|e| errors::from_lib(py, &e))
