@@ -373,6 +373,7 @@ mod tests {
         let err = parse_file(
             input(b"a\tb\n1\t2\n"),
             0,
+            42,
             &ReadOptions::default(),
             10,
             &mut |_| Ok(()),
