@@ -1,6 +1,6 @@
 //! The lines of one text file as rows kept apart, each with its line number, instead of interned
 //! into [`Ratings`](crate::model::Ratings): what the parse tasks of a distributed job need
-//! ([`crate::distributed`]), where an engine (Spark) groups the ids itself.
+//! (`fmprep::distributed`), where an engine (Spark) groups the ids itself.
 //!
 //! The same chunk reader, header parser and line checks as [`read_ratings`](super::read_ratings)
 //! run here, on one thread, so the kinds and counts of skipped lines and their line numbers are the
