@@ -134,6 +134,22 @@ impl Records {
     }
 }
 
+/// `batches` (of `schema`) as an Arrow C stream in a PyCapsule: what `__arrow_c_stream__` returns
+/// for every Arrow-exporting object of the module.
+pub(crate) fn arrow_stream_capsule<'py>(
+    py: Python<'py>,
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let batches: Vec<Result<RecordBatch, arrow_schema::ArrowError>> =
+        batches.iter().cloned().map(Ok).collect();
+    let reader = RecordBatchIterator::new(batches, Arc::clone(schema));
+    let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+    // The consumer moves the stream out and marks it released; an unconsumed stream is released
+    // when the capsule is collected (FFI_ArrowArrayStream's Drop).
+    PyCapsule::new(py, stream, Some(c"arrow_array_stream".to_owned()))
+}
+
 #[pymethods]
 impl Records {
     /// Export the records as an Arrow C stream (the Arrow PyCapsule interface). A requested
@@ -145,13 +161,7 @@ impl Records {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let batches: Vec<Result<RecordBatch, arrow_schema::ArrowError>> =
-            self.batches.iter().cloned().map(Ok).collect();
-        let reader = RecordBatchIterator::new(batches, Arc::clone(&self.schema));
-        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        // The consumer moves the stream out and marks it released; an unconsumed stream is
-        // released when the capsule is collected (FFI_ArrowArrayStream's Drop).
-        PyCapsule::new(py, stream, Some(c"arrow_array_stream".to_owned()))
+        arrow_stream_capsule(py, &self.batches, &self.schema)
     }
 
     /// The number of records.

@@ -6,10 +6,9 @@
 //! Python; nothing here keeps state between calls.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
-use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use fmprep::distributed;
 use fmprep::source::ReadOptions;
@@ -44,11 +43,7 @@ impl ParsedRows {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let batches: Vec<Result<RecordBatch, arrow_schema::ArrowError>> =
-            self.batches.iter().cloned().map(Ok).collect();
-        let reader = RecordBatchIterator::new(batches, Arc::clone(&self.schema));
-        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        PyCapsule::new(py, stream, Some(c"arrow_array_stream".to_owned()))
+        crate::records::arrow_stream_capsule(py, &self.batches, &self.schema)
     }
 
     /// The number of rows.
