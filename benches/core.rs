@@ -237,5 +237,60 @@ fn side_features(c: &mut Criterion, text: &[u8], pool: &Arc<rayon::ThreadPool>) 
     g.finish();
 }
 
-criterion_group!(core, benches);
+/// Interning alone, keys shaped like the full-size file's (8-digit customer ids, about one distinct
+/// id per two rows; 10-byte product ids, one per 23 rows), at 1/8 of its 4 M rows: growing the
+/// index from empty against sizing it up front.
+fn interning(c: &mut Criterion) {
+    use fmprep::model::{KeyRef, KeyTable};
+    const N: u64 = 500_000;
+    let mut state = 7u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let customers: Vec<Vec<u8>> = (0..N)
+        .map(|_| format!("{:08}", next() % (N / 2)).into_bytes())
+        .collect();
+    let products: Vec<Vec<u8>> = (0..N)
+        .map(|_| format!("B{:09}", next() % (N / 23)).into_bytes())
+        .collect();
+    let prepared = |keys: &[Vec<u8>]| -> Vec<(u64, fmprep::model::SmallKey)> {
+        keys.iter()
+            .map(|k| (KeyRef::new(k).hash, KeyRef::new(k).small))
+            .collect()
+    };
+    let (ch, ph) = (prepared(&customers), prepared(&products));
+    let run = |mut t: KeyTable, keys: &[Vec<u8>], pre: &[(u64, fmprep::model::SmallKey)]| {
+        for (k, &(hash, small)) in keys.iter().zip(pre) {
+            t.intern_ref(&KeyRef {
+                bytes: k,
+                hash,
+                small,
+            });
+        }
+        t.len()
+    };
+    let mut g = c.benchmark_group("intern");
+    g.throughput(Throughput::Elements(N));
+    g.bench_function("customers_growing", |b| {
+        b.iter(|| run(KeyTable::new(), &customers, &ch))
+    });
+    g.bench_function("customers_sized_up_front", |b| {
+        b.iter(|| {
+            run(
+                KeyTable::with_capacity(N as usize / 2, N as usize * 4),
+                &customers,
+                &ch,
+            )
+        })
+    });
+    g.bench_function("products_growing", |b| {
+        b.iter(|| run(KeyTable::new(), &products, &ph))
+    });
+    g.finish();
+}
+
+criterion_group!(core, benches, interning);
 criterion_main!(core);

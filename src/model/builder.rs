@@ -104,6 +104,19 @@ impl RatingsBuilder {
         self.ratings.rows.reserve(rows);
     }
 
+    /// Size the id tables for about `customers` and `products` distinct ids before any row is
+    /// pushed, so that they do not grow (copying and faulting in fresh pages) while the input is
+    /// read. No effect once ids were interned.
+    pub fn reserve_ids(&mut self, customers: usize, products: usize) {
+        use super::keys::KeyTable;
+        let r = &mut self.ratings;
+        if r.customers.is_empty() && r.products.is_empty() {
+            // Ids average under 12 bytes (customer ids are 8 digits, product ids 10 characters).
+            r.customers = KeyTable::with_capacity(customers, customers * 8);
+            r.products = KeyTable::with_capacity(products, products * 10);
+        }
+    }
+
     /// Hint the CPU to load the table slots of ids that will be pushed a few rows later: their
     /// cache misses then overlap with the work on the rows before.
     #[inline]

@@ -78,6 +78,9 @@ pub struct KeyTable {
     /// A key of at most 8 bytes (every customer id) is compared inside the slot; a longer one is
     /// confirmed through the arena after the tag (24 more hash bits) and first 8 bytes match.
     slots: Vec<[u64; 2]>,
+    /// `slots.len() == 1 << bits`. A key's home slot is the top `bits` bits of its hash, so up to
+    /// 2^24 slots the tag alone gives the home slot and growing never rereads keys or rehashes.
+    bits: u32,
 }
 
 impl std::fmt::Debug for KeyTable {
@@ -86,15 +89,60 @@ impl std::fmt::Debug for KeyTable {
     }
 }
 
+/// Bits of the hash kept in a slot's tag.
+const TAG_BITS: u32 = 24;
+
 #[inline]
 fn slot_meta(hash: u64, len: usize, code: u32) -> u64 {
     ((hash >> 40) << 40) | ((len.min(255) as u64) << 32) | (code as u64 + 1)
+}
+
+/// The index size (a power of two, at least 1024) that holds `keys` keys under the 3/4 load limit.
+fn slots_for(keys: usize) -> usize {
+    (keys.saturating_mul(4) / 3 + 1).next_power_of_two().max(1024)
+}
+
+/// The home slot of `hash` in a table of `1 << bits` slots (`bits >= 1`).
+#[inline]
+fn home(hash: u64, bits: u32) -> usize {
+    (hash >> (64 - bits)) as usize
+}
+
+/// `a == b` for two keys whose lengths are equal and whose first 8 bytes already matched: ids of
+/// 9 to 16 bytes (product ids are 10) are compared as two overlapping words, inline, instead of
+/// through a `memcmp` call.
+#[inline]
+fn same_long_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 impl KeyTable {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table with room for `keys` distinct keys before its index grows, and `bytes` of
+    /// key text before its arena grows. The index is allocated zeroed, so room never used costs
+    /// address space only; pages are touched as keys land in them.
+    pub fn with_capacity(keys: usize, bytes: usize) -> Self {
+        let mut t = KeyTable {
+            arena: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+            ..Self::default()
+        };
+        if keys > 0 {
+            t.resize_index(slots_for(keys));
+        }
+        t
     }
 
     /// Number of distinct keys.
@@ -121,7 +169,7 @@ impl KeyTable {
     pub fn prefetch(&self, hash: u64) {
         #[cfg(target_arch = "x86_64")]
         if !self.slots.is_empty() {
-            let i = hash as usize & (self.slots.len() - 1);
+            let i = home(hash, self.bits);
             // SAFETY: prefetching is a hint; the pointer is in bounds of `slots`.
             unsafe {
                 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -133,19 +181,43 @@ impl KeyTable {
     }
 
     fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(1024);
-        self.slots = vec![[0u64; 2]; cap];
+        // At least double; a frozen table (no index) gets room for every key it holds.
+        let cap = (self.slots.len() * 2).max(slots_for(self.len() + 1));
+        self.resize_index(cap);
+    }
+
+    /// Rebuild the index with `cap` slots (a power of two above the key count).
+    fn resize_index(&mut self, cap: usize) {
+        let bits = cap.trailing_zeros();
+        let mut slots = vec![[0u64; 2]; cap];
         let mask = cap - 1;
-        for code in 0..self.ends.len() as u32 {
-            let key = self.get(code);
-            let hash = KeyHasher::hash(key);
-            let slot = [SmallKey::new(key).0, slot_meta(hash, key.len(), code)];
-            let mut i = hash as usize & mask;
-            while self.slots[i][1] != 0 {
+        let mut place = |home: usize, slot: [u64; 2]| {
+            let mut i = home;
+            while slots[i][1] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = slot;
+            slots[i] = slot;
+        };
+        if bits <= TAG_BITS && !self.slots.is_empty() {
+            // The tag holds the top 24 hash bits, which include every bit of the new home slot:
+            // move the old slots over in order (sequential memory, no key read, no hashing).
+            for &slot in &self.slots {
+                if slot[1] != 0 {
+                    place((slot[1] >> (64 - bits)) as usize, slot);
+                }
+            }
+        } else {
+            for code in 0..self.ends.len() as u32 {
+                let key = self.get(code);
+                let hash = KeyHasher::hash(key);
+                place(
+                    home(hash, bits),
+                    [SmallKey::new(key).0, slot_meta(hash, key.len(), code)],
+                );
+            }
         }
+        self.slots = slots;
+        self.bits = bits;
     }
 
     /// The code of `key`, inserting it if new. Returns the code and whether it was new.
@@ -158,7 +230,7 @@ impl KeyTable {
         let mask = self.slots.len() - 1;
         let word = key.small.0;
         let want = slot_meta(key.hash, key.bytes.len(), 0) & !0xffff_ffff;
-        let mut i = key.hash as usize & mask;
+        let mut i = home(key.hash, self.bits);
         loop {
             let [w, meta] = self.slots[i];
             if meta == 0 {
@@ -166,7 +238,7 @@ impl KeyTable {
             }
             if w == word && meta & !0xffff_ffff == want {
                 let code = (meta as u32) - 1;
-                if key.bytes.len() <= 8 || self.get(code) == key.bytes {
+                if key.bytes.len() <= 8 || same_long_key(self.get(code), key.bytes) {
                     return (code, false);
                 }
             }
@@ -198,7 +270,7 @@ impl KeyTable {
         }
         let hash = KeyHasher::hash(key);
         let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = home(hash, self.bits);
         loop {
             let meta = self.slots[i][1];
             if meta == 0 {
@@ -292,6 +364,49 @@ mod tests {
         assert_eq!(t.lookup(b"customer-000000001"), Some(2));
         assert_eq!(t.intern(b"bb"), 1);
         assert_eq!(t.intern(b"c"), 3);
+        // A frozen table holding more keys than the smallest index still takes new ones.
+        let mut t = KeyTable::new();
+        for i in 0..5000u32 {
+            t.intern(i.to_string().as_bytes());
+        }
+        t.freeze();
+        assert_eq!(t.intern(b"new"), 5000);
+        assert_eq!(t.lookup(b"4999"), Some(4999));
+    }
+
+    #[test]
+    fn keys_of_nine_to_sixteen_bytes_differ_in_their_tail() {
+        let mut t = KeyTable::with_capacity(10, 100);
+        let keys: [&[u8]; 6] = [
+            b"B00000000X",
+            b"B00000000Y",
+            b"B0000000",
+            b"B00000000XY",
+            b"0123456789abcdef",
+            b"0123456789abcdeF",
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.intern(k), i as u32);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.intern(k), i as u32);
+            assert_eq!(t.lookup(k), Some(i as u32));
+        }
+    }
+
+    #[test]
+    fn growth_past_the_tag_bits_rehashes_and_keeps_codes() {
+        // 2^24 slots hold 12.6 M keys; go past that only in the index size, with few keys, by
+        // asking for the capacity up front and then growing from there.
+        let mut t = KeyTable::with_capacity(13_000_000, 0);
+        assert_eq!(t.slots.len(), 1 << 25);
+        for i in 0..20_000u32 {
+            assert_eq!(t.intern(&i.to_le_bytes()), i);
+        }
+        t.resize_index(1 << 26);
+        for i in 0..20_000u32 {
+            assert_eq!(t.lookup(&i.to_le_bytes()), Some(i));
+        }
     }
 
     #[test]

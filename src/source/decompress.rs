@@ -178,12 +178,18 @@ pub fn open_location_counting(
         ));
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open input", path, e))?;
-    open_source_counting(
-        path.display().to_string(),
-        Box::new(file),
-        Some(meta.len()),
-        raw_read,
-    )
+    let name = path.display().to_string();
+    if meta.is_file() {
+        // Mapped: the inflater and the chunk reader take the page cache's bytes without the copy
+        // a `read` makes (source::mapped). A file that cannot be mapped is read as before.
+        let raw_file = file
+            .try_clone()
+            .map_err(|e| Error::io("cannot open input", path, e))?;
+        if let Ok(mapped) = super::mapped::MappedFile::new(raw_file, meta.len(), Arc::clone(&raw_read)) {
+            return open_buffered(name, Box::new(mapped), Some(meta.len()), raw_read);
+        }
+    }
+    open_source_counting(name, Box::new(file), Some(meta.len()), raw_read)
 }
 
 /// Wrap a raw byte stream: sniff its compression and return the decoded stream.
@@ -201,7 +207,21 @@ fn open_source_counting(
         inner: raw,
         count: Arc::clone(&raw_read),
     };
-    let mut buffered = BufReader::with_capacity(RAW_BUFFER, raw);
+    open_buffered(
+        name,
+        Box::new(BufReader::with_capacity(RAW_BUFFER, raw)),
+        raw_size,
+        raw_read,
+    )
+}
+
+/// [`open_source_counting`] over a stream that buffers (and counts) its raw bytes itself.
+fn open_buffered(
+    name: String,
+    mut buffered: Box<dyn BufRead + Send>,
+    raw_size: Option<u64>,
+    raw_read: Arc<AtomicU64>,
+) -> Result<Input> {
     let head = buffered
         .fill_buf()
         .map_err(|e| read_error(&name, Compression::None, e))?;

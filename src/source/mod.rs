@@ -29,6 +29,7 @@ pub mod arrow;
 pub mod decompress;
 pub mod files;
 pub mod inflate;
+mod mapped;
 mod options;
 #[cfg(feature = "parquet")]
 pub mod parquet;

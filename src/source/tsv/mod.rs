@@ -98,7 +98,14 @@ pub(super) fn read_one(
         } else {
             size
         };
-        builder.reserve((text / 256).min(1 << 31) as usize);
+        let rows = (text / 256).min(1 << 31) as usize;
+        builder.reserve(rows);
+        // And the id tables for the ids such rows hold: on review logs about one distinct raw
+        // customer per two to four rows and one product per 20 or more (the public dataset and
+        // the synth data alike), so one table grows at most once and the other not at all. Capped
+        // (8 M customers: a 256 MB index) because the estimate can be several times too high
+        // (gzip level 1) and an index page is touched as soon as any key hashes into it.
+        builder.reserve_ids((rows / 4).min(8 << 20), (rows / 32).min(1 << 20));
     }
     let merger = Merger {
         builder,
